@@ -1,0 +1,179 @@
+/* cartcast-origin: RTMP ingest -> stream hub -> HTTP (health, metrics, streams).
+ *
+ * One libuv loop runs everything: the RTMP server, libwebsockets' HTTP server
+ * (foreign loop) and the signal handlers that stop them. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "cartcast/config.h"
+#include "cartcast/err.h"
+#include "cartcast/http.h"
+#include "cartcast/hub.h"
+#include "cartcast/log.h"
+#include "ingest/auth.h"
+#include "ingest/rtmp/server.h"
+#include "origin/status.h"
+
+#define STATUS_BODY_MAX (4u << 20)
+
+typedef struct origin {
+    uv_loop_t *loop;
+    cc_hub_t *hub;
+    cc_auth_t *auth;
+    cc_rtmp_server_t *rtmp;
+    cc_http_server_t *http;
+    uv_signal_t sigint, sigterm;
+} origin_t;
+
+static int respond_dynbuf(cc_http_req_t *req, const char *type, cc_dynbuf_t *d, int r)
+{
+    if (r < 0) {
+        cc_dynbuf_free(d);
+        return cc_http_respond_text(req, 500, "text/plain", "internal error\n");
+    }
+    cc_buf_t *body = cc_dynbuf_take(d);
+    cc_dynbuf_free(d);
+    if (body == NULL)
+        return cc_http_respond_text(req, 500, "text/plain", "out of memory\n");
+    cc_http_header_t nocache = {"Cache-Control", "no-cache"};
+    r = cc_http_respond(req, 200, type, body, &nocache, 1);
+    cc_buf_unref(body);
+    return r;
+}
+
+static int handle_healthz(cc_http_req_t *req, void *data)
+{
+    return cc_http_respond_text(req, 200, "text/plain", "ok\n");
+}
+
+static int handle_metrics(cc_http_req_t *req, void *data)
+{
+    origin_t *o = data;
+    cc_origin_counters_t c = {0};
+    cc_rtmp_server_counters(o->rtmp, &c.rtmp_connections_open, &c.rtmp_connections_total, &c.rtmp_closed_by_error);
+    cc_dynbuf_t d;
+    cc_dynbuf_init(&d, STATUS_BODY_MAX);
+    int r = cc_origin_render_metrics(o->hub, &c, &d);
+    return respond_dynbuf(req, "text/plain; version=0.0.4", &d, r);
+}
+
+static int handle_streams(cc_http_req_t *req, void *data)
+{
+    origin_t *o = data;
+    cc_dynbuf_t d;
+    cc_dynbuf_init(&d, STATUS_BODY_MAX);
+    int r = cc_origin_render_streams(o->hub, &d);
+    return respond_dynbuf(req, "application/json", &d, r);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    origin_t *o = h->data;
+    cc_log_info("origin.stop", "signal=%d", signum);
+    uv_signal_stop(&o->sigint);
+    uv_signal_stop(&o->sigterm);
+    uv_close((uv_handle_t *)&o->sigint, NULL);
+    uv_close((uv_handle_t *)&o->sigterm, NULL);
+    if (o->rtmp) {
+        cc_rtmp_server_stop(o->rtmp);
+        o->rtmp = NULL;
+    }
+    if (o->http) {
+        cc_http_server_stop(o->http);
+        o->http = NULL;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    int http_port = 8080, rtmp_port = 1935;
+    const char *bind = "0.0.0.0", *log_level = "info";
+    cc_strlist_t stream_keys = {0};
+    const cc_option_t options[] = {
+        {"http-port", CC_OPT_INT, &http_port, "N", "HTTP port for playback, /metrics, /healthz and /v1/streams", 1, 65535},
+        {"rtmp-port", CC_OPT_INT, &rtmp_port, "N", "RTMP ingest port", 1, 65535},
+        {"bind", CC_OPT_STRING, &bind, "ADDR", "address every listener binds to", 0, 0},
+        {"stream-key", CC_OPT_LIST, &stream_keys, "NAME=KEY",
+         "allow publishing to stream NAME with secret KEY; playback uses NAME, never KEY", 0, 0},
+        {"log-level", CC_OPT_STRING, &log_level, "LEVEL", "debug, info, warn or error", 0, 0},
+    };
+    const cc_program_t prog = {
+        "cartcast-origin",
+        "Accepts live streams over RTMP (rtmp://HOST:PORT/live, stream key KEY) and serves their status over HTTP.",
+        options, sizeof(options) / sizeof(options[0])};
+
+    char err[512];
+    int r = cc_config_parse(&prog, argc, argv, err, sizeof(err));
+    if (r == 1)
+        return 0;
+    if (r < 0) {
+        fprintf(stderr, "cartcast-origin: %s\n", err);
+        return 2;
+    }
+    cc_log_level_t level;
+    if (cc_log_parse_level(log_level, &level) < 0) {
+        fprintf(stderr, "cartcast-origin: --log-level must be debug, info, warn or error, got '%s'\n", log_level);
+        return 2;
+    }
+    cc_log_set_level(level);
+    signal(SIGPIPE, SIG_IGN);
+
+    origin_t o = {0};
+    o.loop = uv_default_loop();
+    o.hub = cc_hub_new();
+    o.auth = cc_auth_new();
+    for (size_t i = 0; i < stream_keys.count; i++) {
+        if (cc_auth_add(o.auth, stream_keys.items[i]) < 0) {
+            /* Never echo the argument: it holds a secret key. */
+            fprintf(stderr, "cartcast-origin: --stream-key #%zu is not NAME=KEY with NAME of 1-64 [A-Za-z0-9_-] "
+                            "and a non-empty KEY (or the NAME or KEY is repeated)\n", i + 1);
+            return 2;
+        }
+    }
+    if (stream_keys.count == 0)
+        cc_log_warn("origin.config", "msg=\"no --stream-key given: every publish will be refused\"");
+
+    cc_rtmp_config_t rcfg;
+    cc_rtmp_config_default(&rcfg);
+    rcfg.bind = bind;
+    rcfg.port = rtmp_port;
+    if ((r = cc_rtmp_server_start(o.loop, &rcfg, o.hub, o.auth, &o.rtmp)) < 0) {
+        fprintf(stderr, "cartcast-origin: cannot listen for RTMP on %s:%d: %s\n", bind, rtmp_port, cc_strerror(r));
+        return 1;
+    }
+
+    const cc_http_route_t routes[] = {
+        {"GET", "/healthz", handle_healthz, &o},
+        {"GET", "/metrics", handle_metrics, &o},
+        {"GET", "/v1/streams", handle_streams, &o},
+    };
+    cc_http_config_t hcfg = {.bind = bind, .port = http_port, .routes = routes,
+                             .nroutes = sizeof(routes) / sizeof(routes[0]), .server_name = "origin"};
+    if ((r = cc_http_server_start(o.loop, &hcfg, &o.http)) < 0) {
+        fprintf(stderr, "cartcast-origin: cannot listen for HTTP on %s:%d: %s\n", bind, http_port, cc_strerror(r));
+        cc_rtmp_server_stop(o.rtmp);
+        uv_run(o.loop, UV_RUN_DEFAULT);
+        return 1;
+    }
+
+    uv_signal_init(o.loop, &o.sigint);
+    uv_signal_init(o.loop, &o.sigterm);
+    o.sigint.data = o.sigterm.data = &o;
+    uv_signal_start(&o.sigint, on_signal, SIGINT);
+    uv_signal_start(&o.sigterm, on_signal, SIGTERM);
+
+    cc_log_info("origin.start", "rtmp=%s:%d http=%s:%d stream_keys=%zu", bind, rtmp_port, bind, http_port,
+                stream_keys.count);
+    uv_run(o.loop, UV_RUN_DEFAULT);
+
+    cc_hub_free(o.hub);
+    cc_auth_free(o.auth);
+    cc_strlist_free(&stream_keys);
+    cc_config_release();
+    uv_loop_close(o.loop);
+    cc_log_info("origin.exit", "");
+    return 0;
+}

@@ -1,0 +1,164 @@
+"""Shared helpers for cartcast's integration tests: real binaries, real peers.
+
+Every test starts its own daemons on free loopback ports and kills them at the
+end, so tests can run in parallel and never touch a developer's running stack.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+BUILD = os.environ.get("CC_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
+SAMPLE_KEY = "k3y-for-tests-0001"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url, timeout=5):
+    """(status, headers, body bytes) for any status, raising only on connection errors."""
+    req = urllib.request.Request(url)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+class Daemon:
+    """A cartcast binary under test, with its log captured to a file."""
+
+    def __init__(self, name, args, http_port, workdir):
+        self.name = name
+        self.http_port = http_port
+        self.log_path = os.path.join(workdir, name + ".log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([os.path.join(BUILD, name)] + args, stdout=self.log, stderr=subprocess.STDOUT)
+        self.wait_healthy()
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.http_port, path)
+
+    def wait_healthy(self, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("%s exited with %s:\n%s" % (self.name, self.proc.returncode, self.read_log()))
+            try:
+                if http_get(self.url("/healthz"), timeout=1)[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("%s did not answer /healthz in %ss:\n%s" % (self.name, timeout, self.read_log()))
+
+    def get_json(self, path):
+        status, _, body = http_get(self.url(path))
+        assert status == 200, (path, status, body)
+        return json.loads(body)
+
+    def read_log(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self):
+        """SIGTERM and wait: a clean exit code is part of every test (ASan reports at exit)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("%s did not exit on SIGTERM:\n%s" % (self.name, self.read_log()))
+        self.log.close()
+        return self.proc.returncode
+
+
+class Origin(Daemon):
+    def __init__(self, workdir, keys, extra=()):
+        self.rtmp_port = free_port()
+        http_port = free_port()
+        args = ["--http-port", str(http_port), "--rtmp-port", str(self.rtmp_port), "--bind", "127.0.0.1"]
+        for name, key in keys.items():
+            args += ["--stream-key", "%s=%s" % (name, key)]
+        super().__init__("cartcast-origin", args + list(extra), http_port, workdir)
+
+    def rtmp_url(self, key):
+        return "rtmp://127.0.0.1:%d/live/%s" % (self.rtmp_port, key)
+
+    def streams(self):
+        return {s["name"]: s for s in self.get_json("/v1/streams")["streams"]}
+
+    def metrics(self):
+        return http_get(self.url("/metrics"))[2].decode()
+
+
+def ffmpeg_publish(url, seconds=5, size="640x360", rate=30, realtime=True, log=None):
+    """A real encoder: x264 veryfast, 1 s GOP, AAC, over RTMP (FLV)."""
+    args = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin"]
+    if realtime:
+        args += ["-re"]
+    args += ["-f", "lavfi", "-i", "testsrc2=size=%s:rate=%d" % (size, rate),
+             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+             "-t", str(seconds), "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency",
+             "-g", str(rate), "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-ac", "2",
+             "-f", "flv", url]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log or subprocess.PIPE)
+
+
+def wait_for(pred, timeout, what, interval=0.1):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = pred()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
+
+
+class TestCase(unittest.TestCase):
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="cc-it-")
+        self.daemons = []
+        self.procs = []
+
+    def tearDown(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        failures = []
+        for d in self.daemons:
+            rc = d.stop()
+            if rc != 0:
+                failures.append("%s exited with %d:\n%s" % (d.name, rc, d.read_log()[-4000:]))
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        if failures:
+            self.fail("\n".join(failures))
+
+    def origin(self, keys, extra=()):
+        d = Origin(self.workdir, keys, extra)
+        self.daemons.append(d)
+        return d
+
+    def spawn(self, proc):
+        self.procs.append(proc)
+        return proc
+
+
+def main():
+    unittest.main(argv=[sys.argv[0], "-v"] + sys.argv[1:])
