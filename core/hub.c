@@ -243,13 +243,27 @@ void cc_stream_end(cc_stream_t *st)
         if (s->on_end)
             s->on_end(s, st);
     }
+    /* The final tally, per track, so an operator (and the tests) can read what a publish delivered. */
+    char tracks[512];
+    size_t n = 0;
     uint64_t frames = 0;
+    tracks[0] = '\0';
     for (int i = 0; i < CC_MAX_TRACKS; i++) {
-        frames += st->stats[i].frames;
+        const cc_track_stats_t *s = &st->stats[i];
+        frames += s->frames;
+        if (st->has_track[i] && n < sizeof(tracks)) {
+            int w = snprintf(tracks + n, sizeof(tracks) - n,
+                             " track%d_codec=%s track%d_frames=%llu track%d_keyframes=%llu track%d_dts_span=%lld"
+                             " track%d_dts_backwards=%llu",
+                             i, cc_codec_name(st->tracks[i].codec), i, (unsigned long long)s->frames, i,
+                             (unsigned long long)s->keyframes, i, (long long)(s->last_dts - s->first_dts), i,
+                             (unsigned long long)s->dts_backwards);
+            n += w > 0 ? (size_t)w : 0;
+        }
         cc_track_clear(&st->tracks[i]);
     }
-    cc_log_info("hub.end", "stream=%s protocol=%s frames=%llu duration_ms=%llu", st->name, st->protocol,
-                (unsigned long long)frames, (unsigned long long)((cc_now_us() - st->started_us) / 1000u));
+    cc_log_info("hub.end", "stream=%s protocol=%s frames=%llu duration_ms=%llu%s", st->name, st->protocol,
+                (unsigned long long)frames, (unsigned long long)((cc_now_us() - st->started_us) / 1000u), tracks);
     free(st);
 }
 

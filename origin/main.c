@@ -106,22 +106,25 @@ int main(int argc, char **argv)
         options, sizeof(options) / sizeof(options[0])};
 
     char err[512];
+    int exit_code = 0;
+    origin_t o = {0};
     int r = cc_config_parse(&prog, argc, argv, err, sizeof(err));
     if (r == 1)
-        return 0;
+        goto out;
     if (r < 0) {
         fprintf(stderr, "cartcast-origin: %s\n", err);
-        return 2;
+        exit_code = 2;
+        goto out;
     }
     cc_log_level_t level;
     if (cc_log_parse_level(log_level, &level) < 0) {
         fprintf(stderr, "cartcast-origin: --log-level must be debug, info, warn or error, got '%s'\n", log_level);
-        return 2;
+        exit_code = 2;
+        goto out;
     }
     cc_log_set_level(level);
     signal(SIGPIPE, SIG_IGN);
 
-    origin_t o = {0};
     o.loop = uv_default_loop();
     o.hub = cc_hub_new();
     o.auth = cc_auth_new();
@@ -129,8 +132,10 @@ int main(int argc, char **argv)
         if (cc_auth_add(o.auth, stream_keys.items[i]) < 0) {
             /* Never echo the argument: it holds a secret key. */
             fprintf(stderr, "cartcast-origin: --stream-key #%zu is not NAME=KEY with NAME of 1-64 [A-Za-z0-9_-] "
-                            "and a non-empty KEY (or the NAME or KEY is repeated)\n", i + 1);
-            return 2;
+                            "and a KEY of 1-256 printable characters without spaces (or the KEY is repeated)\n",
+                    i + 1);
+            exit_code = 2;
+            goto out;
         }
     }
     if (stream_keys.count == 0)
@@ -142,7 +147,8 @@ int main(int argc, char **argv)
     rcfg.port = rtmp_port;
     if ((r = cc_rtmp_server_start(o.loop, &rcfg, o.hub, o.auth, &o.rtmp)) < 0) {
         fprintf(stderr, "cartcast-origin: cannot listen for RTMP on %s:%d: %s\n", bind, rtmp_port, cc_strerror(r));
-        return 1;
+        exit_code = 1;
+        goto out;
     }
 
     const cc_http_route_t routes[] = {
@@ -156,7 +162,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "cartcast-origin: cannot listen for HTTP on %s:%d: %s\n", bind, http_port, cc_strerror(r));
         cc_rtmp_server_stop(o.rtmp);
         uv_run(o.loop, UV_RUN_DEFAULT);
-        return 1;
+        exit_code = 1;
+        goto out;
     }
 
     uv_signal_init(o.loop, &o.sigint);
@@ -168,12 +175,16 @@ int main(int argc, char **argv)
     cc_log_info("origin.start", "rtmp=%s:%d http=%s:%d stream_keys=%zu", bind, rtmp_port, bind, http_port,
                 stream_keys.count);
     uv_run(o.loop, UV_RUN_DEFAULT);
+    cc_log_info("origin.exit", "status=clean");
 
-    cc_hub_free(o.hub);
-    cc_auth_free(o.auth);
+out:
+    if (o.hub)
+        cc_hub_free(o.hub);
+    if (o.auth)
+        cc_auth_free(o.auth);
+    if (o.loop)
+        uv_loop_close(o.loop);
     cc_strlist_free(&stream_keys);
     cc_config_release();
-    uv_loop_close(o.loop);
-    cc_log_info("origin.exit", "");
-    return 0;
+    return exit_code;
 }

@@ -141,6 +141,9 @@ class TestCase(unittest.TestCase):
             if p.poll() is None:
                 p.kill()
                 p.wait()
+            for pipe in (p.stdout, p.stderr):
+                if pipe:
+                    pipe.close()
         failures = []
         for d in self.daemons:
             rc = d.stop()
