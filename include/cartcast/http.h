@@ -47,8 +47,13 @@ typedef struct cc_http_header {
 
 /* Starts listening; 0 or a negative code (the port is taken, bad TLS files...). */
 int cc_http_server_start(uv_loop_t *loop, const cc_http_config_t *cfg, cc_http_server_t **out);
-/* Stops listening and closes every connection; held requests get their on_close. */
+/* Stops listening and closes every connection; held requests get their on_close.
+ * Call it from a loop callback that is not an HTTP handler (a signal or timer
+ * callback), then keep running the loop: lws finishes freeing its context
+ * from libuv close callbacks (see docs/http.md). */
 void cc_http_server_stop(cc_http_server_t *srv);
+/* The port actually listened on (useful with port 0 = any free port). */
+int cc_http_server_port(const cc_http_server_t *srv);
 
 const char *cc_http_req_method(const cc_http_req_t *req);
 const char *cc_http_req_path(const cc_http_req_t *req); /* decoded path, no query */

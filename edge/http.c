@@ -1,0 +1,986 @@
+/* The HTTP server of every cartcast daemon: libwebsockets 4.1 on the caller's
+ * libuv loop (foreign loop), HTTP/1.1 keep-alive, HTTP/2 over TLS (ALPN).
+ *
+ * Ownership, in one place:
+ *  - A cc_http_req_t is created when lws has parsed a request's headers and
+ *    freed when its response is fully handed to lws, when the connection
+ *    closes, or when the server stops.  The per-wsi user data (struct conn)
+ *    only points at it; whichever end comes first unlinks both sides.
+ *  - A held request keeps no lws header table (we detach it) and no send
+ *    buffer: only the cc_http_req_t (about 200 bytes plus path and query).
+ *  - Response bodies are referenced, never copied whole: each writable
+ *    callback copies one chunk into a stack buffer with LWS_PRE headroom,
+ *    because lws writes its framing in front of the payload and the shared
+ *    cc_buf_t must stay untouched for the other viewers.
+ * See docs/http.md for the behaviour and the lws + libuv gotchas. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "cartcast/err.h"
+#include "cartcast/http.h"
+#include "cartcast/log.h"
+
+#define HTTP_BODY_MAX (64 * 1024)     /* request body cap: larger gets 413 */
+#define HTTP_HEADER_MAX 8192          /* request line + headers (lws ah data) */
+#define HTTP_RESP_HDR_MAX 2048        /* caller's extra response headers */
+#define HTTP_CHUNK_H1 (64 * 1024)     /* one lws_write on HTTP/1.1 */
+#define HTTP_CHUNK_H2 16384           /* HTTP/2 default SETTINGS_MAX_FRAME_SIZE */
+#define HTTP_KEEPALIVE_SECS 15
+#define HTTP_SWEEP_MS 1000            /* how often held HTTP/1 sockets are checked */
+
+enum req_state {
+    REQ_BODY,    /* headers seen, waiting for the request body */
+    REQ_HANDLER, /* the route handler is running */
+    REQ_HELD,    /* the handler returned CC_HTTP_HELD */
+    REQ_HEADERS, /* answered: response headers to write when writable */
+    REQ_SENDING, /* headers written, body chunks to write */
+    REQ_DRAIN,   /* all written; waiting for lws to flush what it buffered */
+    REQ_CLOSING, /* on_close is running */
+};
+
+typedef struct hdr_cache {
+    struct hdr_cache *next;
+    const char *value;
+    char name[]; /* name\0value\0 */
+} hdr_cache_t;
+
+struct cc_http_server {
+    uv_loop_t *loop;
+    struct lws_context *ctx;
+    uv_timer_t *sweep; /* its own allocation: freed in its close callback */
+    cc_http_route_t *routes;
+    size_t nroutes;
+    cc_http_req_t *reqs; /* every live request, so that stop can end them */
+    size_t nreqs;
+    int port;
+    char name[32];
+};
+
+struct cc_http_req {
+    cc_http_server_t *srv;
+    struct lws *wsi;
+    cc_http_req_t *prev, *next;
+    uint8_t state;
+    bool h2, head, close_after, ah_detached;
+    const char *method; /* static string */
+    /* response */
+    int status;
+    cc_buf_t *resp;
+    size_t sent;
+    char *resp_hdrs; /* content-type\0 then name\0value\0 pairs; resp_hdrs_len bytes */
+    size_t resp_hdrs_len;
+    /* request */
+    cc_dynbuf_t body;
+    hdr_cache_t *hdrs;
+    void (*on_close)(cc_http_req_t *req, void *data);
+    void *on_close_data;
+    char *query; /* "name=value\0" fragments, query_len bytes, decoded by lws */
+    size_t query_len;
+    char peer[56];
+    char path[]; /* path\0 then the query fragments */
+};
+
+/* lws per-wsi user data: one per HTTP/1 connection, one per HTTP/2 stream. */
+struct conn {
+    cc_http_req_t *req;
+};
+
+static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+
+/* lws keeps a pointer to the protocols array and walks it while a foreign
+ * loop finishes destroying the context, after cc_http_server_stop() has freed
+ * the server: so it must be static, not part of the server. */
+static const struct lws_protocols http_protocols[] = {
+    {"http", http_callback, sizeof(struct conn), 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* ---- logging ----------------------------------------------------------- */
+
+static void lws_log_to_cc(int level, const char *line)
+{
+    char msg[512], q[600];
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    if (n >= sizeof(msg))
+        n = sizeof(msg) - 1;
+    memcpy(msg, line, n);
+    msg[n] = '\0';
+    cc_log(level & LLL_ERR ? CC_LOG_ERROR : CC_LOG_WARN, "http.lws", "msg=%s", cc_log_quote(q, sizeof(q), msg));
+}
+
+/* ---- request lifetime --------------------------------------------------- */
+
+static void req_free(cc_http_req_t *req)
+{
+    cc_http_server_t *srv = req->srv;
+    if (req->prev)
+        req->prev->next = req->next;
+    else
+        srv->reqs = req->next;
+    if (req->next)
+        req->next->prev = req->prev;
+    srv->nreqs--;
+    for (hdr_cache_t *h = req->hdrs, *n; h; h = n) {
+        n = h->next;
+        free(h);
+    }
+    cc_dynbuf_free(&req->body);
+    cc_buf_unref(req->resp);
+    free(req->resp_hdrs);
+    free(req);
+}
+
+/* The connection went away (or the server stops) before the response was
+ * handed over: tell the owner of a held request, then forget it. */
+static void req_abort(cc_http_req_t *req)
+{
+    bool held = req->state == REQ_HELD;
+    req->state = REQ_CLOSING;
+    if (held && req->on_close)
+        req->on_close(req, req->on_close_data);
+    if (held)
+        cc_log_debug("http.held_closed", "server=%s path=%s", req->srv->name, req->path);
+    req_free(req);
+}
+
+static struct conn *req_conn(cc_http_req_t *req)
+{
+    return req->wsi ? lws_wsi_user(req->wsi) : NULL;
+}
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static const char *method_name(const char *m, size_t n)
+{
+    static const char *const known[] = {"GET", "POST", "OPTIONS", "PUT", "PATCH", "DELETE", "CONNECT", "HEAD"};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strlen(known[i]) == n && memcmp(known[i], m, n) == 0)
+            return known[i];
+    return NULL;
+}
+
+/* "/healthz" matches "/healthz" and "/healthz/..."; "/live/" anything under it. */
+static bool prefix_match(const char *prefix, const char *path)
+{
+    size_t n = strlen(prefix);
+    if (strncmp(prefix, path, n) != 0)
+        return false;
+    if (n > 0 && prefix[n - 1] == '/')
+        return true;
+    return path[n] == '\0' || path[n] == '/';
+}
+
+static bool method_match(const cc_http_route_t *r, const char *method)
+{
+    if (r->method == NULL || strcmp(r->method, method) == 0)
+        return true;
+    return strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0;
+}
+
+/* Methods accepted on path, for Allow and Access-Control-Allow-Methods. */
+static void allowed_methods(const cc_http_server_t *srv, const char *path, char *out, size_t outlen)
+{
+    static const char *const all[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+    bool on[7] = {false};
+    for (size_t i = 0; i < srv->nroutes; i++) {
+        const cc_http_route_t *r = &srv->routes[i];
+        if (!prefix_match(r->prefix, path))
+            continue;
+        for (size_t k = 0; k < 7; k++)
+            if (method_match(r, all[k]))
+                on[k] = true;
+    }
+    on[6] = true;
+    out[0] = '\0';
+    size_t used = 0;
+    for (size_t k = 0; k < 7; k++) {
+        if (!on[k])
+            continue;
+        int n = snprintf(out + used, outlen - used, "%s%s", used ? ", " : "", all[k]);
+        if (n < 0 || (size_t)n >= outlen - used)
+            break;
+        used += (size_t)n;
+    }
+}
+
+static bool header_text_ok(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '\r' || *s == '\n')
+            return false;
+    return true;
+}
+
+/* Answer without the state check, for the server's own replies (404, 413 ...). */
+static int respond_any(cc_http_req_t *req, int status, const char *type, cc_buf_t *body,
+                       const cc_http_header_t *headers, size_t nheaders)
+{
+    size_t need = (type ? strlen(type) : 0) + 1;
+    if (type && !header_text_ok(type))
+        return CC_EINVAL;
+    for (size_t i = 0; i < nheaders; i++) {
+        const char *n = headers[i].name, *v = headers[i].value;
+        if (n == NULL || v == NULL || n[0] == '\0' || !header_text_ok(v) || strpbrk(n, ": \t\r\n"))
+            return CC_EINVAL;
+        need += strlen(n) + strlen(v) + 2;
+    }
+    if (need > HTTP_RESP_HDR_MAX)
+        return CC_ETOOBIG;
+    char *blob = malloc(need);
+    if (blob == NULL)
+        return CC_ENOMEM;
+    char *p = blob;
+    p += sprintf(p, "%s", type ? type : "") + 1;
+    for (size_t i = 0; i < nheaders; i++) {
+        /* HTTP/2 requires lower-case field names; HTTP/1 does not care. */
+        for (const char *s = headers[i].name; *s; s++)
+            *p++ = (char)tolower((unsigned char)*s);
+        *p++ = '\0';
+        p += sprintf(p, "%s", headers[i].value) + 1;
+    }
+    free(req->resp_hdrs);
+    req->resp_hdrs = blob;
+    req->resp_hdrs_len = (size_t)(p - blob);
+    cc_buf_unref(req->resp);
+    req->resp = cc_buf_ref(body);
+    req->status = status;
+    req->state = REQ_HEADERS;
+    lws_callback_on_writable(req->wsi);
+    return 0;
+}
+
+static void respond_error(cc_http_req_t *req, int status, const char *text, const cc_http_header_t *hdrs, size_t n)
+{
+    cc_buf_t *b = cc_buf_from(text, strlen(text));
+    if (b == NULL || respond_any(req, status, "text/plain; charset=utf-8", b, hdrs, n) < 0) {
+        /* No memory for even this: drop the connection rather than hang. */
+        req->close_after = true;
+        respond_any(req, status, NULL, NULL, NULL, 0);
+    }
+    cc_buf_unref(b);
+}
+
+/* ---- request dispatch ---------------------------------------------------- */
+
+static void preflight(cc_http_req_t *req)
+{
+    char methods[96];
+    allowed_methods(req->srv, req->path, methods, sizeof(methods));
+    const char *want = cc_http_req_header(req, "access-control-request-headers");
+    cc_http_header_t h[3] = {
+        {"Access-Control-Allow-Methods", methods},
+        {"Access-Control-Allow-Headers", want && strlen(want) < 512 ? want : "content-type, authorization"},
+        {"Access-Control-Max-Age", "86400"},
+    };
+    if (respond_any(req, 204, NULL, NULL, h, 3) < 0)
+        respond_error(req, 500, "internal error\n", NULL, 0);
+}
+
+static void dispatch(cc_http_req_t *req)
+{
+    cc_http_server_t *srv = req->srv;
+    const cc_http_route_t *route = NULL;
+    bool path_known = false;
+    for (size_t i = 0; i < srv->nroutes && route == NULL; i++) {
+        if (!prefix_match(srv->routes[i].prefix, req->path))
+            continue;
+        path_known = true;
+        if (method_match(&srv->routes[i], req->method))
+            route = &srv->routes[i];
+    }
+    if (route == NULL) {
+        if (path_known && strcmp(req->method, "OPTIONS") == 0) {
+            preflight(req);
+        } else if (path_known) {
+            char methods[96];
+            allowed_methods(srv, req->path, methods, sizeof(methods));
+            cc_http_header_t allow = {"Allow", methods};
+            respond_error(req, 405, "method not allowed\n", &allow, 1);
+        } else {
+            respond_error(req, 404, "not found\n", NULL, 0);
+        }
+        return;
+    }
+
+    req->state = REQ_HANDLER;
+    int r = route->handler(req, route->data);
+    if (req->state != REQ_HANDLER)
+        return; /* answered */
+    if (r == CC_HTTP_HELD) {
+        req->state = REQ_HELD;
+        /* The header table (max_http_header_data bytes) is the big part of a
+         * parked request: give it back to lws.  Headers the handler already
+         * read stay cached in the request. */
+        lws_http_headers_detach(req->wsi);
+        req->ah_detached = true;
+        /* lws arms a 5 s timeout on an open transaction; a held request is
+         * bounded by its owner (LL-HLS blocking reload has its own cap). */
+        lws_set_timeout(req->wsi, NO_PENDING_TIMEOUT, 0);
+        /* HTTP/2: also keep the network connection's idle timeout
+         * (keepalive_timeout) from killing it while a stream is parked;
+         * lws's SSE helper does exactly that for a stream. */
+        if (req->h2)
+            lws_http_mark_sse(req->wsi);
+        return;
+    }
+    cc_log_error("http.handler", "server=%s method=%s path=%s err=%s msg=\"handler returned without answering\"",
+                 srv->name, req->method, req->path, r < 0 ? cc_err_name(r) : "none");
+    respond_error(req, 500, "internal error\n", NULL, 0);
+}
+
+static int on_request(cc_http_server_t *srv, struct lws *wsi, struct conn *c, const char *uri, size_t urilen)
+{
+    if (c->req) /* cannot happen: lws parses the next request only after the last one ended */
+        req_abort(c->req);
+
+    char *uri_ptr;
+    int uri_len;
+    const char *method;
+    int m = lws_http_get_uri_and_method(wsi, &uri_ptr, &uri_len);
+    bool h2 = lws_get_network_wsi(wsi) != wsi;
+    if (m == LWSHUMETH_COLON_PATH) {
+        char mb[16];
+        int n = lws_hdr_copy(wsi, mb, sizeof(mb), WSI_TOKEN_HTTP_COLON_METHOD);
+        method = n > 0 ? method_name(mb, (size_t)n) : NULL;
+    } else {
+        static const char *const names[] = {"GET", "POST", "OPTIONS", "PUT", "PATCH", "DELETE", "CONNECT", "HEAD"};
+        method = m >= 0 && m < (int)(sizeof(names) / sizeof(names[0])) ? names[m] : NULL;
+    }
+    if (method == NULL)
+        return -1; /* lws only hands us the methods above; anything else is garbage */
+
+    /* Query fragments, already split on '&' and %-decoded by lws; the whole
+     * request fits in the header table, so a buffer of its size holds them. */
+    char qbuf[HTTP_HEADER_MAX + 16];
+    size_t qlen = 0;
+    for (int i = 0;; i++) {
+        int n = lws_hdr_copy_fragment(wsi, qbuf + qlen, (int)(sizeof(qbuf) - qlen), WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n < 0)
+            break;
+        qlen += (size_t)n + 1;
+    }
+
+    cc_http_req_t *req = calloc(1, sizeof(*req) + urilen + 1 + qlen);
+    if (req == NULL)
+        return -1;
+    req->srv = srv;
+    req->wsi = wsi;
+    req->method = method;
+    req->h2 = h2;
+    req->head = strcmp(method, "HEAD") == 0;
+    memcpy(req->path, uri, urilen);
+    req->path[urilen] = '\0';
+    req->query = req->path + urilen + 1;
+    memcpy(req->query, qbuf, qlen);
+    req->query_len = qlen;
+    cc_dynbuf_init(&req->body, HTTP_BODY_MAX);
+    req->next = srv->reqs;
+    if (srv->reqs)
+        srv->reqs->prev = req;
+    srv->reqs = req;
+    srv->nreqs++;
+    c->req = req;
+
+    char cl[24];
+    int cll = lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    bool has_cl = cll > 0;
+    unsigned long long clen = has_cl ? strtoull(cl, NULL, 10) : 0;
+    if (clen > HTTP_BODY_MAX) {
+        /* Answer at once instead of reading what we would refuse; on
+         * HTTP/1.1 the unread body makes the connection unusable after. */
+        req->close_after = !h2;
+        respond_error(req, 413, "request body too large\n", NULL, 0);
+        return 0;
+    }
+    if (!h2 && !has_cl && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+        /* lws 4.1 does not de-chunk request bodies. */
+        req->close_after = true;
+        respond_error(req, 411, "length required\n", NULL, 0);
+        return 0;
+    }
+    bool body_method = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
+    /* HTTP/2 may send a body without content-length: lws ends it with
+     * BODY_COMPLETION at END_STREAM. */
+    if (clen > 0 || (h2 && !has_cl && body_method)) {
+        req->state = REQ_BODY;
+        return 0;
+    }
+    dispatch(req);
+    return 0;
+}
+
+static int on_body(struct conn *c, const void *in, size_t len)
+{
+    cc_http_req_t *req = c->req;
+    if (req == NULL || req->state != REQ_BODY)
+        return 0; /* a refused body still streaming in */
+    int r = cc_dynbuf_append(&req->body, in, len);
+    if (r == CC_ETOOBIG) {
+        req->close_after = !req->h2;
+        respond_error(req, 413, "request body too large\n", NULL, 0);
+    } else if (r < 0) {
+        req->close_after = !req->h2;
+        respond_error(req, 500, "internal error\n", NULL, 0);
+    }
+    return 0;
+}
+
+static int on_body_done(struct conn *c)
+{
+    cc_http_req_t *req = c->req;
+    if (req != NULL && req->state == REQ_BODY)
+        dispatch(req);
+    return 0;
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+/* The response is fully handed to lws: forget the request and let lws wait
+ * for the next one on this connection (or close it). */
+static int finish(struct lws *wsi, struct conn *c)
+{
+    cc_http_req_t *req = c->req;
+    if (req->state != REQ_DRAIN && lws_send_pipe_choked(wsi)) {
+        /* lws buffered part of the last write (TLS, HTTP/2: on the network
+         * connection).  Ending an HTTP/2 stream now loses that tail (seen
+         * with 4.1.6: 12 KB short of 5 MB), so wait until lws has flushed
+         * it and calls us writable again. */
+        req->state = REQ_DRAIN;
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    bool close_after = req->close_after;
+    if (cc_log_get_level() <= CC_LOG_DEBUG) {
+        char q[256];
+        cc_log_debug("http.request", "server=%s method=%s path=%s status=%d bytes=%zu h2=%d", req->srv->name,
+                     req->method, cc_log_quote(q, sizeof(q), req->path), req->status, req->sent, req->h2);
+    }
+    c->req = NULL;
+    req_free(req);
+    if (close_after)
+        return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int write_headers(struct lws *wsi, struct conn *c)
+{
+    cc_http_req_t *req = c->req;
+    uint8_t buf[LWS_PRE + HTTP_RESP_HDR_MAX + 1024];
+    uint8_t *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+    size_t blen = req->resp ? req->resp->len : 0;
+    const char *type = req->resp_hdrs;
+    /* RFC 9110: no Content-Length on 1xx/204; every other answer has one. */
+    bool no_length = req->status < 200 || req->status == 204;
+
+    if (!no_length && !req->close_after) {
+        /* Sets Content-Length and the HTTP/1.1 keep-alive bookkeeping. */
+        if (lws_add_http_common_headers(wsi, (unsigned)req->status, type[0] ? type : NULL, blen, &p, end))
+            return -1;
+    } else {
+        if (lws_add_http_header_status(wsi, (unsigned)req->status, &p, end))
+            return -1;
+        if (type[0] && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, (const uint8_t *)type,
+                                                    (int)strlen(type), &p, end))
+            return -1;
+        if (!no_length && lws_add_http_header_content_length(wsi, blen, &p, end))
+            return -1;
+        if (req->close_after && !req->h2 &&
+            lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const uint8_t *)"close", 5, &p, end))
+            return -1;
+    }
+    if (lws_add_http_header_by_name(wsi, (const uint8_t *)"access-control-allow-origin:", (const uint8_t *)"*", 1,
+                                    &p, end))
+        return -1;
+    const char *h = type + strlen(type) + 1, *hend = req->resp_hdrs + req->resp_hdrs_len;
+    while (h < hend) {
+        const char *v = h + strlen(h) + 1;
+        char name[256];
+        int n = snprintf(name, sizeof(name), "%s:", h);
+        if (n < 0 || (size_t)n >= sizeof(name) ||
+            lws_add_http_header_by_name(wsi, (const uint8_t *)name, (const uint8_t *)v, (int)strlen(v), &p, end))
+            return -1;
+        h = v + strlen(v) + 1;
+    }
+    if (lws_finalize_http_header(wsi, &p, end))
+        return -1;
+
+    bool body = blen > 0 && !req->head && !no_length;
+    int flags = LWS_WRITE_HTTP_HEADERS | (body ? 0 : LWS_WRITE_H2_STREAM_END);
+    if (lws_write(wsi, start, (size_t)(p - start), (enum lws_write_protocol)flags) < 0)
+        return -1;
+    if (!body)
+        return finish(wsi, c);
+    req->state = REQ_SENDING;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static int write_body(struct lws *wsi, struct conn *c)
+{
+    cc_http_req_t *req = c->req;
+    size_t chunk = req->resp->len - req->sent;
+    size_t max = req->h2 ? HTTP_CHUNK_H2 : HTTP_CHUNK_H1;
+    if (chunk > max)
+        chunk = max;
+    if (req->h2) {
+        /* Stay inside the peer's flow-control window; lws asks again when a
+         * WINDOW_UPDATE arrives. */
+        lws_fileofs_t allow = lws_get_peer_write_allowance(wsi);
+        if (allow == 0) {
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
+        if (allow > 0 && (size_t)allow < chunk)
+            chunk = (size_t)allow;
+    }
+    uint8_t buf[LWS_PRE + HTTP_CHUNK_H1];
+    memcpy(buf + LWS_PRE, req->resp->data + req->sent, chunk);
+    bool last = req->sent + chunk == req->resp->len;
+    if (lws_write(wsi, buf + LWS_PRE, chunk, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0)
+        return -1;
+    req->sent += chunk;
+    if (last)
+        return finish(wsi, c);
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* ---- the lws callback ---------------------------------------------------- */
+
+static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+    struct conn *c = user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        if (c == NULL || in == NULL)
+            return -1;
+        return on_request(lws_context_user(lws_get_context(wsi)), wsi, c, in, len);
+    case LWS_CALLBACK_HTTP_BODY:
+        return c ? on_body(c, in, len) : 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        return c ? on_body_done(c) : 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (c == NULL || c->req == NULL)
+            return 0;
+        if (c->req->state == REQ_HEADERS)
+            return write_headers(wsi, c);
+        if (c->req->state == REQ_SENDING)
+            return write_body(wsi, c);
+        if (c->req->state == REQ_DRAIN)
+            return finish(wsi, c);
+        return 0;
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        /* Either may come first when a connection or an HTTP/2 stream dies;
+         * the server may already be gone (stop frees every request first,
+         * so c->req is NULL then): touch only the request. */
+        if (c && c->req) {
+            cc_http_req_t *req = c->req;
+            c->req = NULL;
+            req->wsi = NULL;
+            req_abort(req);
+        }
+        return 0;
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}
+
+/* ---- noticing clients that leave while held ------------------------------ */
+
+/* lws 4.1 stops reading an HTTP/1 connection while a transaction is open (so
+ * that a pipelined request waits its turn), which also means it never sees
+ * the EOF of a client that gave up on a held request.  So once a second we
+ * ask the kernel, for all held HTTP/1 sockets in one poll(2), whether the
+ * peer hung up, and have lws close those: their on_close runs from there.
+ * HTTP/2 needs none of this: lws keeps reading the network connection and
+ * sees RST_STREAM and EOF itself. */
+static void sweep_held(uv_timer_t *t)
+{
+    cc_http_server_t *srv = t->data;
+    size_t n = 0;
+    for (cc_http_req_t *r = srv->reqs; r; r = r->next)
+        n += r->state == REQ_HELD && !r->h2 && r->wsi;
+    if (n == 0)
+        return;
+    struct pollfd *pf = malloc(n * (sizeof(*pf) + sizeof(cc_http_req_t *)));
+    if (pf == NULL)
+        return;
+    cc_http_req_t **held = (cc_http_req_t **)(pf + n);
+    size_t i = 0;
+    for (cc_http_req_t *r = srv->reqs; r && i < n; r = r->next) {
+        if (r->state != REQ_HELD || r->h2 || r->wsi == NULL)
+            continue;
+        pf[i].fd = lws_get_socket_fd(r->wsi);
+        pf[i].events = POLLRDHUP;
+        pf[i].revents = 0;
+        held[i++] = r;
+    }
+    if (poll(pf, (nfds_t)i, 0) > 0) {
+        for (size_t k = 0; k < i; k++)
+            if (pf[k].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
+                lws_set_timeout(held[k]->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    }
+    free(pf);
+}
+
+static void sweep_closed(uv_handle_t *h) { free(h); }
+
+/* ---- finishing lws's teardown ------------------------------------------------ */
+
+/* With a foreign libuv loop, lws 4.1.6 destroys a context in two calls:
+ * the first closes its uv handles and returns; a second one, made after all
+ * their close callbacks ran, frees the context and unloads the evlib_uv
+ * plugin.  Made too early, that second call leaves close callbacks pointing
+ * into the unloaded plugin (SEGV); never made, the context leaks.  This idle
+ * handle waits for an iteration in which no handle of the loop is still
+ * closing, then makes it.  (An idle handle, not a check handle: an active
+ * idle handle makes the loop poll with a zero timeout instead of sleeping.) */
+typedef struct reaper {
+    uv_idle_t idle;
+    struct lws_context *ctx;
+} reaper_t;
+
+static void reap_walk(uv_handle_t *h, void *arg)
+{
+    if (uv_is_closing(h))
+        *(bool *)arg = true;
+}
+
+static void reap_closed(uv_handle_t *h) { free(h->data); }
+
+static void reap_idle(uv_idle_t *idle)
+{
+    reaper_t *rp = idle->data;
+    bool closing = false;
+    uv_walk(idle->loop, reap_walk, &closing);
+    if (closing)
+        return;
+    lws_context_destroy(rp->ctx);
+    uv_close((uv_handle_t *)idle, reap_closed);
+}
+
+/* ---- public API ----------------------------------------------------------- */
+
+/* lws_create_context() says only "failed": find out whether the port is the
+ * reason, so that the daemon can print something useful. */
+static int probe_bind(const char *bind_addr, int port)
+{
+    struct sockaddr_in6 a6 = {0};
+    struct sockaddr_in a4 = {0};
+    struct sockaddr *sa;
+    socklen_t salen;
+    int fam;
+    if (bind_addr && inet_pton(AF_INET6, bind_addr, &a6.sin6_addr) == 1) {
+        a6.sin6_family = AF_INET6;
+        a6.sin6_port = htons((uint16_t)port);
+        sa = (struct sockaddr *)&a6, salen = sizeof(a6), fam = AF_INET6;
+    } else {
+        a4.sin_family = AF_INET;
+        a4.sin_port = htons((uint16_t)port);
+        if (bind_addr && inet_pton(AF_INET, bind_addr, &a4.sin_addr) != 1)
+            return CC_ECONFIG; /* not an address (lws would take an interface name) */
+        sa = (struct sockaddr *)&a4, salen = sizeof(a4), fam = AF_INET;
+    }
+    int fd = socket(fam, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    int r = bind(fd, sa, salen) < 0 ? -errno : 0;
+    close(fd);
+    return r;
+}
+
+/* 0 when path looks like a PEM file.  lws's own failure on a bad file goes
+ * through the trap described at lws_create_context() below (and leaks), so
+ * the obvious mistakes are caught here first. */
+static int check_pem(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -errno;
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, "-----BEGIN ") ? 0 : CC_ECONFIG;
+}
+
+int cc_http_server_start(uv_loop_t *loop, const cc_http_config_t *cfg, cc_http_server_t **out)
+{
+    if (loop == NULL || cfg == NULL || out == NULL || cfg->port < 0 || cfg->port > 65535 ||
+        (cfg->nroutes > 0 && cfg->routes == NULL) || (!cfg->tls_cert != !cfg->tls_key))
+        return CC_EINVAL;
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        if (cfg->routes[i].prefix == NULL || cfg->routes[i].prefix[0] != '/' || cfg->routes[i].handler == NULL)
+            return CC_EINVAL;
+    if (cfg->tls_cert) {
+        int e = check_pem(cfg->tls_cert);
+        if (e == 0)
+            e = check_pem(cfg->tls_key);
+        if (e < 0) {
+            cc_log_error("http.tls", "server=%s msg=\"cannot read a PEM TLS certificate and key\" err=%s",
+                         cfg->server_name ? cfg->server_name : "http", cc_err_name(e));
+            return e;
+        }
+    }
+
+    /* Find a taken port before lws does: its failure path is unsafe (below). */
+    int r = cfg->port ? probe_bind(cfg->bind, cfg->port) : 0;
+    if (r < 0) {
+        cc_log_error("http.start", "server=%s bind=%s port=%d err=%s msg=\"cannot listen\"",
+                     cfg->server_name ? cfg->server_name : "http", cfg->bind ? cfg->bind : "*", cfg->port,
+                     cc_err_name(r));
+        return r;
+    }
+
+    cc_http_server_t *srv = calloc(1, sizeof(*srv));
+    if (srv == NULL)
+        return CC_ENOMEM;
+    if (cfg->nroutes > 0) {
+        srv->routes = malloc(cfg->nroutes * sizeof(*srv->routes));
+        if (srv->routes == NULL) {
+            free(srv);
+            return CC_ENOMEM;
+        }
+        memcpy(srv->routes, cfg->routes, cfg->nroutes * sizeof(*srv->routes));
+    }
+    srv->nroutes = cfg->nroutes;
+    srv->loop = loop;
+    snprintf(srv->name, sizeof(srv->name), "%s", cfg->server_name ? cfg->server_name : "http");
+
+    /* Process-wide in lws; every server sets the same thing. */
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_cc);
+
+    void *loops[1] = {loop};
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.port = cfg->port;
+    if (cfg->bind && strcmp(cfg->bind, "0.0.0.0") != 0 && strcmp(cfg->bind, "::") != 0)
+        info.iface = cfg->bind;
+    info.protocols = http_protocols;
+    info.options = LWS_SERVER_OPTION_LIBUV;
+    info.foreign_loops = loops; /* read during create only */
+    info.user = srv;
+    info.server_string = "cartcast";
+    info.max_http_header_data = HTTP_HEADER_MAX;
+    info.keepalive_timeout = HTTP_KEEPALIVE_SECS;
+    if (cfg->tls_cert) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = cfg->tls_cert;
+        info.ssl_private_key_filepath = cfg->tls_key;
+        info.alpn = "h2,http/1.1";
+    }
+    srv->ctx = lws_create_context(&info);
+    /* lws 4.1.6 with a foreign loop returns a context even when its vhost
+     * failed (port taken after our probe, a certificate that does not
+     * parse).  It has already begun destroying that context itself and
+     * finishes on the next loop iteration; calling lws_context_destroy()
+     * again crashes in a uv close callback, so leave it alone.  (That
+     * teardown also close()s the dead listen fd a second time, which can hit
+     * an unrelated fd reused meanwhile: one more reason to probe first.) */
+    struct lws_vhost *vh = srv->ctx ? lws_get_vhost_by_name(srv->ctx, "default") : NULL;
+    if (vh == NULL) {
+        r = cfg->port ? probe_bind(cfg->bind, cfg->port) : 0;
+        if (r == 0)
+            r = CC_ECONFIG;
+        cc_log_error("http.start", "server=%s port=%d err=%s msg=\"libwebsockets refused the configuration\"",
+                     srv->name, cfg->port, cc_err_name(r));
+        free(srv->routes);
+        free(srv);
+        return r;
+    }
+    srv->port = lws_get_vhost_listen_port(vh);
+    srv->sweep = malloc(sizeof(*srv->sweep));
+    if (srv->sweep == NULL) {
+        cc_http_server_stop(srv);
+        return CC_ENOMEM;
+    }
+    uv_timer_init(loop, srv->sweep);
+    srv->sweep->data = srv;
+    uv_timer_start(srv->sweep, sweep_held, HTTP_SWEEP_MS, HTTP_SWEEP_MS);
+    uv_unref((uv_handle_t *)srv->sweep); /* never the reason the loop stays alive */
+    cc_log_info("http.listen", "server=%s port=%d tls=%s", srv->name, srv->port, cfg->tls_cert ? "h2,http/1.1" : "off");
+    *out = srv;
+    return 0;
+}
+
+int cc_http_server_port(const cc_http_server_t *srv)
+{
+    return srv ? srv->port : CC_EINVAL;
+}
+
+void cc_http_server_stop(cc_http_server_t *srv)
+{
+    if (srv == NULL)
+        return;
+    /* End our requests first, while the server is whole: held ones get
+     * their on_close here, so nothing of ours runs during lws's teardown. */
+    while (srv->reqs) {
+        cc_http_req_t *req = srv->reqs;
+        struct conn *c = req_conn(req);
+        if (c && c->req == req)
+            c->req = NULL;
+        req_abort(req);
+    }
+    /* With a foreign loop this only starts the teardown (see reap_idle): the
+     * caller's loop must keep running (uv_run) until it is done. */
+    if (srv->sweep)
+        uv_close((uv_handle_t *)srv->sweep, sweep_closed);
+    lws_context_destroy(srv->ctx); /* first stage: closes lws's uv handles */
+    reaper_t *rp = malloc(sizeof(*rp));
+    if (rp != NULL) {
+        rp->ctx = srv->ctx;
+        uv_idle_init(srv->loop, &rp->idle);
+        rp->idle.data = rp;
+        uv_idle_start(&rp->idle, reap_idle);
+    } else {
+        cc_log_error("http.stop", "server=%s msg=\"out of memory: the lws context leaks\"", srv->name);
+    }
+    cc_log_info("http.stop", "server=%s port=%d", srv->name, srv->port);
+    free(srv->routes);
+    free(srv);
+}
+
+const char *cc_http_req_method(const cc_http_req_t *req) { return req->method; }
+const char *cc_http_req_path(const cc_http_req_t *req) { return req->path; }
+
+const char *cc_http_req_query(const cc_http_req_t *req, const char *name)
+{
+    size_t nlen = strlen(name);
+    for (const char *p = req->query, *end = req->query + req->query_len; p < end; p += strlen(p) + 1) {
+        if (strncmp(p, name, nlen) != 0)
+            continue;
+        if (p[nlen] == '=')
+            return p + nlen + 1;
+        if (p[nlen] == '\0')
+            return p + nlen; /* "?flag" : present, empty */
+    }
+    return NULL;
+}
+
+static int find_token(const char *name, size_t nlen)
+{
+    for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+        const unsigned char *s = lws_token_to_string((enum lws_token_indexes)t);
+        if (s && strncasecmp((const char *)s, name, nlen) == 0 && s[nlen] == ':' && s[nlen + 1] == '\0')
+            return t;
+    }
+    return -1;
+}
+
+const char *cc_http_req_header(const cc_http_req_t *req_c, const char *name)
+{
+    cc_http_req_t *req = (cc_http_req_t *)req_c; /* the cache is not visible state */
+    for (hdr_cache_t *h = req->hdrs; h; h = h->next)
+        if (strcasecmp(h->name, name) == 0)
+            return h->value;
+    if (req->ah_detached || req->wsi == NULL || req->state >= REQ_HEADERS)
+        return NULL;
+
+    size_t nlen = strlen(name);
+    if (nlen == 0 || nlen > 200)
+        return NULL;
+    int tok = find_token(name, nlen);
+    if (tok < 0 && req->h2 && strcasecmp(name, "host") == 0)
+        tok = WSI_TOKEN_HTTP_COLON_AUTHORITY;
+    if (tok == WSI_TOKEN_HOST && req->h2 && lws_hdr_total_length(req->wsi, WSI_TOKEN_HOST) <= 0)
+        tok = WSI_TOKEN_HTTP_COLON_AUTHORITY;
+    char cname[208];
+    snprintf(cname, sizeof(cname), "%s:", name);
+    for (char *s = cname; *s; s++)
+        *s = (char)tolower((unsigned char)*s);
+    int vlen = tok >= 0 ? lws_hdr_total_length(req->wsi, (enum lws_token_indexes)tok)
+                        : lws_hdr_custom_length(req->wsi, cname, (int)nlen + 1);
+    if (vlen <= 0)
+        return NULL;
+    hdr_cache_t *h = malloc(sizeof(*h) + nlen + 1 + (size_t)vlen + 1);
+    if (h == NULL)
+        return NULL;
+    memcpy(h->name, name, nlen + 1);
+    char *v = h->name + nlen + 1;
+    int n = tok >= 0 ? lws_hdr_copy(req->wsi, v, vlen + 1, (enum lws_token_indexes)tok)
+                     : lws_hdr_custom_copy(req->wsi, v, vlen + 1, cname, (int)nlen + 1);
+    if (n < 0) {
+        free(h);
+        return NULL;
+    }
+    h->value = v;
+    h->next = req->hdrs;
+    req->hdrs = h;
+    return v;
+}
+
+cc_iov_t cc_http_req_body(const cc_http_req_t *req) { return cc_iov(req->body.data, req->body.len); }
+
+const char *cc_http_req_peer(const cc_http_req_t *req_c)
+{
+    cc_http_req_t *req = (cc_http_req_t *)req_c;
+    if (req->peer[0] || req->wsi == NULL)
+        return req->peer;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    int fd = lws_get_socket_fd(lws_get_network_wsi(req->wsi));
+    char ip[INET6_ADDRSTRLEN];
+    if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+        return req->peer;
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+        snprintf(req->peer, sizeof(req->peer), "%s:%u", ip, ntohs(a->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+        /* A v4 client on the dual-stack listener shows as ::ffff:a.b.c.d. */
+        if (strncmp(ip, "::ffff:", 7) == 0 && strchr(ip, '.'))
+            snprintf(req->peer, sizeof(req->peer), "%s:%u", ip + 7, ntohs(a->sin6_port));
+        else
+            snprintf(req->peer, sizeof(req->peer), "[%s]:%u", ip, ntohs(a->sin6_port));
+    }
+    return req->peer;
+}
+
+void cc_http_req_on_close(cc_http_req_t *req, void (*cb)(cc_http_req_t *req, void *data), void *data)
+{
+    req->on_close = cb;
+    req->on_close_data = data;
+}
+
+int cc_http_respond(cc_http_req_t *req, int status, const char *content_type, cc_buf_t *body,
+                    const cc_http_header_t *headers, size_t nheaders)
+{
+    if (req == NULL || status < 100 || status > 999 || (nheaders > 0 && headers == NULL))
+        return CC_EINVAL;
+    if (req->state != REQ_HANDLER && req->state != REQ_HELD)
+        return CC_ESTATE;
+    return respond_any(req, status, content_type, body, headers, nheaders);
+}
+
+int cc_http_respond_text(cc_http_req_t *req, int status, const char *content_type, const char *text)
+{
+    if (req == NULL || text == NULL)
+        return CC_EINVAL;
+    if (req->state != REQ_HANDLER && req->state != REQ_HELD)
+        return CC_ESTATE;
+    cc_buf_t *b = cc_buf_from(text, strlen(text));
+    if (b == NULL)
+        return CC_ENOMEM;
+    int r = respond_any(req, status, content_type, b, NULL, 0);
+    cc_buf_unref(b);
+    return r;
+}
