@@ -76,6 +76,15 @@ void cc_hub_add_listener(cc_hub_t *hub, cc_hub_listener_t *l)
     *p = l;
 }
 
+void cc_hub_remove_listener(cc_hub_t *hub, cc_hub_listener_t *l)
+{
+    for (cc_hub_listener_t **p = &hub->listeners; *p != NULL; p = &(*p)->next_)
+        if (*p == l) {
+            *p = l->next_;
+            return;
+        }
+}
+
 int cc_stream_name_check(const char *name)
 {
     size_t n = 0;

@@ -15,7 +15,9 @@
 #include "cartcast/log.h"
 #include "ingest/auth.h"
 #include "ingest/rtmp/server.h"
+#include "edge/hls.h"
 #include "origin/status.h"
+#include "packager/packager.h"
 
 #define STATUS_BODY_MAX (4u << 20)
 
@@ -24,6 +26,8 @@ typedef struct origin {
     cc_hub_t *hub;
     cc_auth_t *auth;
     cc_rtmp_server_t *rtmp;
+    cc_packager_t *packager;
+    cc_hls_delivery_t *hls;
     cc_http_server_t *http;
     uv_signal_t sigint, sigterm;
 } origin_t;
@@ -42,6 +46,12 @@ static int respond_dynbuf(cc_http_req_t *req, const char *type, cc_dynbuf_t *d, 
     r = cc_http_respond(req, 200, type, body, &nocache, 1);
     cc_buf_unref(body);
     return r;
+}
+
+static cc_llhls_t *lookup_stream(void *data, const char *name)
+{
+    origin_t *o = data;
+    return cc_packager_find(o->packager, name);
 }
 
 static int handle_healthz(cc_http_req_t *req, void *data)
@@ -85,24 +95,51 @@ static void on_signal(uv_signal_t *h, int signum)
         cc_http_server_stop(o->http);
         o->http = NULL;
     }
+    /* The packager's grace and linger timers would keep the loop alive for a
+     * minute: drop every stream's playlist now (held viewers were closed with
+     * the HTTP server), then the delivery layer. */
+    if (o->packager) {
+        cc_packager_free(o->packager);
+        o->packager = NULL;
+    }
+    if (o->hls) {
+        cc_hls_delivery_free(o->hls);
+        o->hls = NULL;
+    }
 }
 
 int main(int argc, char **argv)
 {
     int http_port = 8080, rtmp_port = 1935;
-    const char *bind = "0.0.0.0", *log_level = "info";
+    const char *bind = "0.0.0.0", *log_level = "info", *tls_cert = NULL, *tls_key = NULL, *record_dir = NULL;
     cc_strlist_t stream_keys = {0};
+    cc_packager_config_t pcfg;
+    cc_packager_config_default(&pcfg);
+    int part_target_ms = (int)pcfg.hls.part_target_ms, segment_target_ms = (int)pcfg.hls.segment_target_ms;
+    int window_ms = (int)pcfg.hls.window_ms, grace_ms = (int)pcfg.grace_ms, linger_ms = (int)pcfg.linger_ms;
     const cc_option_t options[] = {
         {"http-port", CC_OPT_INT, &http_port, "N", "HTTP port for playback, /metrics, /healthz and /v1/streams", 1, 65535},
         {"rtmp-port", CC_OPT_INT, &rtmp_port, "N", "RTMP ingest port", 1, 65535},
         {"bind", CC_OPT_STRING, &bind, "ADDR", "address every listener binds to", 0, 0},
         {"stream-key", CC_OPT_LIST, &stream_keys, "NAME=KEY",
          "allow publishing to stream NAME with secret KEY; playback uses NAME, never KEY", 0, 0},
+        {"part-target-ms", CC_OPT_INT, &part_target_ms, "MS",
+         "LL-HLS part target; rounded to whole video frames (PART-TARGET)", 50, 2000},
+        {"segment-target-ms", CC_OPT_INT, &segment_target_ms, "MS",
+         "segments end on the first keyframe at or after this (TARGETDURATION is its rounding)", 500, 10000},
+        {"window-ms", CC_OPT_INT, &window_ms, "MS", "media kept in the live playlist and in memory", 5000, 600000},
+        {"grace-ms", CC_OPT_INT, &grace_ms, "MS",
+         "a publisher back within this continues the playlist; after it the playlist ends (ENDLIST)", 0, 3600000},
+        {"linger-ms", CC_OPT_INT, &linger_ms, "MS", "an ended stream stays servable this long", 0, 86400000},
+        {"record", CC_OPT_STRING, &record_dir, "DIR", "write every segment and a VOD playlist to DIR/NAME/", 0, 0},
+        {"tls-cert", CC_OPT_STRING, &tls_cert, "FILE", "PEM certificate: serve HTTPS with HTTP/2 (needs --tls-key)", 0, 0},
+        {"tls-key", CC_OPT_STRING, &tls_key, "FILE", "PEM private key for --tls-cert", 0, 0},
         {"log-level", CC_OPT_STRING, &log_level, "LEVEL", "debug, info, warn or error", 0, 0},
     };
     const cc_program_t prog = {
         "cartcast-origin",
-        "Accepts live streams over RTMP (rtmp://HOST:PORT/live, stream key KEY) and serves their status over HTTP.",
+        "Accepts live streams over RTMP (rtmp://HOST:PORT/live, stream key KEY) and serves them as Low-Latency HLS\n"
+        "at http://HOST:HTTP-PORT/live/NAME/index.m3u8, with /metrics, /healthz and /v1/streams beside it.",
         options, sizeof(options) / sizeof(options[0])};
 
     char err[512];
@@ -123,6 +160,22 @@ int main(int argc, char **argv)
         goto out;
     }
     cc_log_set_level(level);
+    if ((tls_cert == NULL) != (tls_key == NULL)) {
+        fprintf(stderr, "cartcast-origin: --tls-cert and --tls-key go together\n");
+        exit_code = 2;
+        goto out;
+    }
+    pcfg.hls.part_target_ms = (uint32_t)part_target_ms;
+    pcfg.hls.segment_target_ms = (uint32_t)segment_target_ms;
+    pcfg.hls.window_ms = (uint32_t)window_ms;
+    pcfg.grace_ms = (uint32_t)grace_ms;
+    pcfg.linger_ms = (uint32_t)linger_ms;
+    pcfg.record_dir = record_dir;
+    if (part_target_ms * 2 > segment_target_ms) {
+        fprintf(stderr, "cartcast-origin: --part-target-ms must be at most half of --segment-target-ms\n");
+        exit_code = 2;
+        goto out;
+    }
     signal(SIGPIPE, SIG_IGN);
 
     o.loop = uv_default_loop();
@@ -141,6 +194,14 @@ int main(int argc, char **argv)
     if (stream_keys.count == 0)
         cc_log_warn("origin.config", "msg=\"no --stream-key given: every publish will be refused\"");
 
+    cc_packager_new(o.loop, o.hub, &pcfg, &o.packager);
+    o.hls = cc_hls_delivery_new(o.loop, lookup_stream, &o);
+    if (o.packager == NULL || o.hls == NULL) {
+        fprintf(stderr, "cartcast-origin: out of memory\n");
+        exit_code = 1;
+        goto out;
+    }
+
     cc_rtmp_config_t rcfg;
     cc_rtmp_config_default(&rcfg);
     rcfg.bind = bind;
@@ -155,9 +216,11 @@ int main(int argc, char **argv)
         {"GET", "/healthz", handle_healthz, &o},
         {"GET", "/metrics", handle_metrics, &o},
         {"GET", "/v1/streams", handle_streams, &o},
+        cc_hls_delivery_route(o.hls),
     };
     cc_http_config_t hcfg = {.bind = bind, .port = http_port, .routes = routes,
-                             .nroutes = sizeof(routes) / sizeof(routes[0]), .server_name = "origin"};
+                             .nroutes = sizeof(routes) / sizeof(routes[0]), .server_name = "origin",
+                             .tls_cert = tls_cert, .tls_key = tls_key};
     if ((r = cc_http_server_start(o.loop, &hcfg, &o.http)) < 0) {
         fprintf(stderr, "cartcast-origin: cannot listen for HTTP on %s:%d: %s\n", bind, http_port, cc_strerror(r));
         cc_rtmp_server_stop(o.rtmp);
@@ -178,8 +241,14 @@ int main(int argc, char **argv)
     cc_log_info("origin.exit", "status=clean");
 
 out:
+    if (o.packager)
+        cc_packager_free(o.packager); /* only on an early exit: on_signal frees it otherwise */
+    if (o.hls)
+        cc_hls_delivery_free(o.hls);
     if (o.hub)
         cc_hub_free(o.hub);
+    if (o.loop)
+        uv_run(o.loop, UV_RUN_DEFAULT); /* timers' and recorders' close callbacks */
     if (o.auth)
         cc_auth_free(o.auth);
     if (o.loop)

@@ -108,11 +108,11 @@ int cc_origin_render_streams(cc_hub_t *hub, cc_dynbuf_t *out)
         json_object_set_new(o, "tracks", tracks);
         json_object_set_new(o, "frames", json_integer((json_int_t)frames));
         json_object_set_new(o, "bitrate_bps", json_integer((json_int_t)cc_stream_bitrate(st)));
-        json_object_set_new(o, "uptime_s", json_real((double)(now - cc_stream_started_us(st)) / 1e6));
+        json_object_set_new(o, "uptime_s", json_real((double)((now - cc_stream_started_us(st)) / 1000u) / 1e3));
         json_array_append_new(list, o);
     }
     json_t *root = json_pack("{s:o}", "streams", list);
-    char *text = json_dumps(root, JSON_COMPACT);
+    char *text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(root);
     if (text == NULL)
         return CC_ENOMEM;

@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
-  libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libjansson-dev libcmocka-dev libhiredis-dev
+  zlib1g-dev libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libjansson-dev libcmocka-dev libhiredis-dev
   libavformat-dev libavcodec-dev libavutil-dev libsrt-gnutls-dev
   redis-server ffmpeg srt-tools
   python3 curl openssl procps

@@ -58,6 +58,7 @@ cc_hub_t *cc_hub_new(void);
 /* Ends every live stream (their on_end hooks run) and frees the hub. */
 void cc_hub_free(cc_hub_t *hub);
 void cc_hub_add_listener(cc_hub_t *hub, cc_hub_listener_t *l);
+void cc_hub_remove_listener(cc_hub_t *hub, cc_hub_listener_t *l);
 
 /* Stream names are 1..64 of [A-Za-z0-9_-].  Returns 0 or CC_EINVAL. */
 int cc_stream_name_check(const char *name);
