@@ -30,11 +30,13 @@
 
 #include "cartcast/err.h"
 #include "cartcast/http.h"
+#include "edge/http_range.h"
 #include "cartcast/log.h"
 
 #define HTTP_BODY_MAX (64 * 1024)     /* request body cap: larger gets 413 */
 #define HTTP_HEADER_MAX 8192          /* request line + headers (lws ah data) */
 #define HTTP_RESP_HDR_MAX 2048        /* caller's extra response headers */
+#define HTTP_RESP_HDRS_MAX 16         /* ... and how many of them a ranged answer can carry */
 #define HTTP_CHUNK_H1 (64 * 1024)     /* one lws_write on HTTP/1.1 */
 #define HTTP_CHUNK_H2 16384           /* HTTP/2 default SETTINGS_MAX_FRAME_SIZE */
 #define HTTP_KEEPALIVE_SECS 15
@@ -78,6 +80,7 @@ struct cc_http_req {
     /* response */
     int status;
     cc_buf_t *resp;
+    size_t resp_off, resp_len; /* the slice of resp to send: all of it, or one byte range */
     size_t sent;
     char *resp_hdrs; /* content-type\0 then name\0value\0 pairs; resp_hdrs_len bytes */
     size_t resp_hdrs_len;
@@ -257,6 +260,8 @@ static int respond_any(cc_http_req_t *req, int status, const char *type, cc_buf_
     req->resp_hdrs_len = (size_t)(p - blob);
     cc_buf_unref(req->resp);
     req->resp = cc_buf_ref(body);
+    req->resp_off = 0;
+    req->resp_len = body ? body->len : 0;
     req->status = status;
     req->state = REQ_HEADERS;
     lws_callback_on_writable(req->wsi);
@@ -481,7 +486,7 @@ static int write_headers(struct lws *wsi, struct conn *c)
     cc_http_req_t *req = c->req;
     uint8_t buf[LWS_PRE + HTTP_RESP_HDR_MAX + 1024];
     uint8_t *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
-    size_t blen = req->resp ? req->resp->len : 0;
+    size_t blen = req->resp ? req->resp_len : 0;
     const char *type = req->resp_hdrs;
     /* RFC 9110: no Content-Length on 1xx/204; every other answer has one. */
     bool no_length = req->status < 200 || req->status == 204;
@@ -532,7 +537,7 @@ static int write_headers(struct lws *wsi, struct conn *c)
 static int write_body(struct lws *wsi, struct conn *c)
 {
     cc_http_req_t *req = c->req;
-    size_t chunk = req->resp->len - req->sent;
+    size_t chunk = req->resp_len - req->sent;
     size_t max = req->h2 ? HTTP_CHUNK_H2 : HTTP_CHUNK_H1;
     if (chunk > max)
         chunk = max;
@@ -548,8 +553,8 @@ static int write_body(struct lws *wsi, struct conn *c)
             chunk = (size_t)allow;
     }
     uint8_t buf[LWS_PRE + HTTP_CHUNK_H1];
-    memcpy(buf + LWS_PRE, req->resp->data + req->sent, chunk);
-    bool last = req->sent + chunk == req->resp->len;
+    memcpy(buf + LWS_PRE, req->resp->data + req->resp_off + req->sent, chunk);
+    bool last = req->sent + chunk == req->resp_len;
     if (lws_write(wsi, buf + LWS_PRE, chunk, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0)
         return -1;
     req->sent += chunk;
@@ -968,7 +973,32 @@ int cc_http_respond(cc_http_req_t *req, int status, const char *content_type, cc
         return CC_EINVAL;
     if (req->state != REQ_HANDLER && req->state != REQ_HELD)
         return CC_ESTATE;
-    return respond_any(req, status, content_type, body, headers, nheaders);
+    /* Byte ranges (RFC 9110 14): only for a whole 200 answer with a body, and
+     * only while the request headers are still readable (a held request has
+     * given them back; it then gets the whole body, which RFC 9110 allows). */
+    const char *range = status == 200 && body != NULL ? cc_http_req_header(req, "range") : NULL;
+    if (range == NULL || nheaders > HTTP_RESP_HDRS_MAX)
+        return respond_any(req, status, content_type, body, headers, nheaders);
+    size_t start = 0, len = 0;
+    int r = cc_http_range_parse(range, body->len, &start, &len);
+    if (r == CC_ENOENT)
+        return respond_any(req, status, content_type, body, headers, nheaders);
+    cc_http_header_t h[HTTP_RESP_HDRS_MAX + 1];
+    memcpy(h, headers, nheaders * sizeof(*h));
+    char content_range[80];
+    if (r < 0) {
+        snprintf(content_range, sizeof(content_range), "bytes */%zu", body->len);
+        h[nheaders] = (cc_http_header_t){"Content-Range", content_range};
+        return respond_any(req, 416, NULL, NULL, h, nheaders + 1);
+    }
+    snprintf(content_range, sizeof(content_range), "bytes %zu-%zu/%zu", start, start + len - 1, body->len);
+    h[nheaders] = (cc_http_header_t){"Content-Range", content_range};
+    r = respond_any(req, 206, content_type, body, h, nheaders + 1);
+    if (r == 0) {
+        req->resp_off = start;
+        req->resp_len = len;
+    }
+    return r;
 }
 
 int cc_http_respond_text(cc_http_req_t *req, int status, const char *content_type, const char *text)

@@ -15,6 +15,7 @@
 #include "cartcast/log.h"
 #include "ingest/auth.h"
 #include "ingest/rtmp/server.h"
+#include "ingest/srt/server.h"
 #include "edge/hls.h"
 #include "origin/status.h"
 #include "packager/packager.h"
@@ -26,6 +27,7 @@ typedef struct origin {
     cc_hub_t *hub;
     cc_auth_t *auth;
     cc_rtmp_server_t *rtmp;
+    cc_srt_server_t *srt;
     cc_packager_t *packager;
     cc_hls_delivery_t *hls;
     cc_http_server_t *http;
@@ -66,7 +68,10 @@ static int handle_metrics(cc_http_req_t *req, void *data)
     cc_rtmp_server_counters(o->rtmp, &c.rtmp_connections_open, &c.rtmp_connections_total, &c.rtmp_closed_by_error);
     cc_dynbuf_t d;
     cc_dynbuf_init(&d, STATUS_BODY_MAX);
-    int r = cc_origin_render_metrics(o->hub, &c, &d);
+    cc_hls_stats_t hs;
+    if (o->hls)
+        cc_hls_delivery_stats(o->hls, &hs);
+    int r = cc_origin_render_metrics(o->hub, &c, o->packager, o->hls ? &hs : NULL, &d);
     return respond_dynbuf(req, "text/plain; version=0.0.4", &d, r);
 }
 
@@ -75,7 +80,7 @@ static int handle_streams(cc_http_req_t *req, void *data)
     origin_t *o = data;
     cc_dynbuf_t d;
     cc_dynbuf_init(&d, STATUS_BODY_MAX);
-    int r = cc_origin_render_streams(o->hub, &d);
+    int r = cc_origin_render_streams(o->hub, o->packager, &d);
     return respond_dynbuf(req, "application/json", &d, r);
 }
 
@@ -90,6 +95,10 @@ static void on_signal(uv_signal_t *h, int signum)
     if (o->rtmp) {
         cc_rtmp_server_stop(o->rtmp);
         o->rtmp = NULL;
+    }
+    if (o->srt) {
+        cc_srt_server_stop(o->srt);
+        o->srt = NULL;
     }
     if (o->http) {
         cc_http_server_stop(o->http);
@@ -111,6 +120,9 @@ static void on_signal(uv_signal_t *h, int signum)
 int main(int argc, char **argv)
 {
     int http_port = 8080, rtmp_port = 1935;
+    int srt_port = 9000, srt_latency_ms = 120;
+    const char *srt_passphrase = NULL;
+    cc_strlist_t srt_stream_passphrases = {0};
     const char *bind = "0.0.0.0", *log_level = "info", *tls_cert = NULL, *tls_key = NULL, *record_dir = NULL;
     cc_strlist_t stream_keys = {0};
     cc_packager_config_t pcfg;
@@ -120,6 +132,12 @@ int main(int argc, char **argv)
     const cc_option_t options[] = {
         {"http-port", CC_OPT_INT, &http_port, "N", "HTTP port for playback, /metrics, /healthz and /v1/streams", 1, 65535},
         {"rtmp-port", CC_OPT_INT, &rtmp_port, "N", "RTMP ingest port", 1, 65535},
+        {"srt-port", CC_OPT_INT, &srt_port, "N", "SRT ingest port (UDP): srt://HOST:N?streamid=#!::r=live/KEY,m=publish", 1, 65535},
+        {"srt-latency-ms", CC_OPT_INT, &srt_latency_ms, "MS", "SRT receiver latency (retransmission window)", 20, 8000},
+        {"srt-passphrase", CC_OPT_STRING, &srt_passphrase, "PASS",
+         "require SRT encryption with this passphrase (10-79 characters)", 0, 0},
+        {"srt-stream-passphrase", CC_OPT_LIST, &srt_stream_passphrases, "NAME=PASS",
+         "SRT passphrase for stream NAME only (replaces --srt-passphrase for it)", 0, 0},
         {"bind", CC_OPT_STRING, &bind, "ADDR", "address every listener binds to", 0, 0},
         {"stream-key", CC_OPT_LIST, &stream_keys, "NAME=KEY",
          "allow publishing to stream NAME with secret KEY; playback uses NAME, never KEY", 0, 0},
@@ -211,6 +229,28 @@ int main(int argc, char **argv)
         exit_code = 1;
         goto out;
     }
+    cc_srt_config_t scfg;
+    cc_srt_config_default(&scfg);
+    scfg.bind = bind;
+    scfg.port = srt_port;
+    scfg.latency_ms = (uint32_t)srt_latency_ms;
+    scfg.passphrase = srt_passphrase;
+    scfg.stream_passphrases = (const char *const *)srt_stream_passphrases.items;
+    scfg.nstream_passphrases = srt_stream_passphrases.count;
+    if (cc_srt_config_check(&scfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "cartcast-origin: %s\n", err); /* never echoes a passphrase */
+        cc_rtmp_server_stop(o.rtmp);
+        uv_run(o.loop, UV_RUN_DEFAULT);
+        exit_code = 2;
+        goto out;
+    }
+    if ((r = cc_srt_server_start(o.loop, &scfg, o.hub, o.auth, &o.srt)) < 0) {
+        fprintf(stderr, "cartcast-origin: cannot listen for SRT on %s:%d: %s\n", bind, srt_port, cc_strerror(r));
+        cc_rtmp_server_stop(o.rtmp);
+        uv_run(o.loop, UV_RUN_DEFAULT);
+        exit_code = 1;
+        goto out;
+    }
 
     const cc_http_route_t routes[] = {
         {"GET", "/healthz", handle_healthz, &o},
@@ -224,6 +264,7 @@ int main(int argc, char **argv)
     if ((r = cc_http_server_start(o.loop, &hcfg, &o.http)) < 0) {
         fprintf(stderr, "cartcast-origin: cannot listen for HTTP on %s:%d: %s\n", bind, http_port, cc_strerror(r));
         cc_rtmp_server_stop(o.rtmp);
+        cc_srt_server_stop(o.srt);
         uv_run(o.loop, UV_RUN_DEFAULT);
         exit_code = 1;
         goto out;
@@ -254,6 +295,7 @@ out:
     if (o.loop)
         uv_loop_close(o.loop);
     cc_strlist_free(&stream_keys);
+    cc_strlist_free(&srt_stream_passphrases);
     cc_config_release();
     return exit_code;
 }

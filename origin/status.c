@@ -1,5 +1,6 @@
 #include <jansson.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cartcast/err.h"
@@ -10,7 +11,8 @@ static const char *track_label(const cc_track_t *t)
     return t->kind == CC_MEDIA_VIDEO ? "video" : "audio";
 }
 
-int cc_origin_render_metrics(cc_hub_t *hub, const cc_origin_counters_t *c, cc_dynbuf_t *out)
+int cc_origin_render_metrics(cc_hub_t *hub, const cc_origin_counters_t *c, cc_packager_t *packager,
+                             const cc_hls_stats_t *hls, cc_dynbuf_t *out)
 {
     int r = 0;
 #define EMIT(...) do { if ((r = cc_dynbuf_appendf(out, __VA_ARGS__)) < 0) return r; } while (0)
@@ -61,6 +63,33 @@ int cc_origin_render_metrics(cc_hub_t *hub, const cc_origin_counters_t *c, cc_dy
                 EMIT("cartcast_stream_bytes_total{stream=\"%s\",track=\"%s\"} %llu\n", cc_stream_name(st),
                      track_label(t), (unsigned long long)cc_stream_track_stats(st, i)->bytes);
         }
+    if (packager != NULL) {
+        static const char *const names[] = {"parts", "segments", "bytes", "frames_dropped"};
+        static const char *const help[] = {"LL-HLS parts written", "LL-HLS segments completed",
+                                           "LL-HLS bytes packaged", "Frames not packaged (before the first keyframe, or over a cap)"};
+        for (int k = 0; k < 4; k++) {
+            EMIT("# HELP cartcast_hls_%s_total %s.\n# TYPE cartcast_hls_%s_total counter\n", names[k], help[k], names[k]);
+            for (cc_stream_t *st = NULL; (st = cc_hub_next(hub, st)) != NULL;) {
+                cc_packager_stats_t ps;
+                if (cc_packager_stats(packager, cc_stream_name(st), &ps) < 0)
+                    continue;
+                uint64_t v = k == 0 ? ps.parts : k == 1 ? ps.segments : k == 2 ? ps.bytes : ps.frames_dropped;
+                EMIT("cartcast_hls_%s_total{stream=\"%s\"} %llu\n", names[k], cc_stream_name(st), (unsigned long long)v);
+            }
+        }
+    }
+    if (hls != NULL) {
+        EMIT("# HELP cartcast_hls_held_requests Blocking playlist and part requests held right now.\n"
+             "# TYPE cartcast_hls_held_requests gauge\ncartcast_hls_held_requests %llu\n",
+             (unsigned long long)hls->held_now);
+        EMIT("# HELP cartcast_hls_held_total Requests ever held, by outcome.\n# TYPE cartcast_hls_held_total counter\n"
+             "cartcast_hls_held_total{outcome=\"answered\"} %llu\ncartcast_hls_held_total{outcome=\"timeout\"} %llu\n",
+             (unsigned long long)hls->held_answered, (unsigned long long)hls->held_timeouts);
+        EMIT("# HELP cartcast_hls_errors_total LL-HLS requests answered with an error.\n"
+             "# TYPE cartcast_hls_errors_total counter\ncartcast_hls_errors_total{status=\"400\"} %llu\n"
+             "cartcast_hls_errors_total{status=\"404\"} %llu\n",
+             (unsigned long long)hls->bad_requests, (unsigned long long)hls->not_found);
+    }
 #undef EMIT
     return 0;
 }
@@ -88,7 +117,7 @@ static json_t *track_json(const cc_track_t *t, const cc_track_stats_t *s)
     return o;
 }
 
-int cc_origin_render_streams(cc_hub_t *hub, cc_dynbuf_t *out)
+int cc_origin_render_streams(cc_hub_t *hub, cc_packager_t *packager, cc_dynbuf_t *out)
 {
     json_t *list = json_array();
     uint64_t now = cc_now_us();
@@ -108,6 +137,15 @@ int cc_origin_render_streams(cc_hub_t *hub, cc_dynbuf_t *out)
         json_object_set_new(o, "tracks", tracks);
         json_object_set_new(o, "frames", json_integer((json_int_t)frames));
         json_object_set_new(o, "bitrate_bps", json_integer((json_int_t)cc_stream_bitrate(st)));
+        char playback[CC_STREAM_NAME_MAX + 32];
+        snprintf(playback, sizeof(playback), "/live/%s/index.m3u8", cc_stream_name(st));
+        json_object_set_new(o, "playback", json_string(playback));
+        cc_packager_stats_t ps;
+        if (packager != NULL && cc_packager_stats(packager, cc_stream_name(st), &ps) == 0)
+            json_object_set_new(o, "hls", json_pack("{s:I,s:I,s:I,s:I,s:i}", "parts", (json_int_t)ps.parts,
+                                                    "segments", (json_int_t)ps.segments, "bytes",
+                                                    (json_int_t)ps.bytes, "frames_dropped",
+                                                    (json_int_t)ps.frames_dropped, "publishes", (int)ps.publishes));
         json_object_set_new(o, "uptime_s", json_real((double)((now - cc_stream_started_us(st)) / 1000u) / 1e3));
         json_array_append_new(list, o);
     }

@@ -8,6 +8,8 @@
 
 #include "cartcast/buf.h"
 #include "cartcast/hub.h"
+#include "edge/hls.h"
+#include "packager/packager.h"
 
 /* Process-wide counters owned by the ingest servers. */
 typedef struct cc_origin_counters {
@@ -16,7 +18,9 @@ typedef struct cc_origin_counters {
     uint64_t rtmp_closed_by_error; /* protocol errors, caps, timeouts */
 } cc_origin_counters_t;
 
-int cc_origin_render_metrics(cc_hub_t *hub, const cc_origin_counters_t *counters, cc_dynbuf_t *out);
-int cc_origin_render_streams(cc_hub_t *hub, cc_dynbuf_t *out);
+/* packager and hls may be NULL (their parts are left out). */
+int cc_origin_render_metrics(cc_hub_t *hub, const cc_origin_counters_t *counters, cc_packager_t *packager,
+                             const cc_hls_stats_t *hls, cc_dynbuf_t *out);
+int cc_origin_render_streams(cc_hub_t *hub, cc_packager_t *packager, cc_dynbuf_t *out);
 
 #endif

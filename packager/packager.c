@@ -121,6 +121,8 @@ static int queue_push(frame_queue_t *q, const held_frame_t *f, size_t max)
 /* Drops the first n entries. */
 static void queue_shift(frame_queue_t *q, size_t n)
 {
+    if (n == 0)
+        return;
     for (size_t i = 0; i < n; i++)
         cc_buf_unref(q->items[i].buf);
     memmove(q->items, q->items + n, (q->n - n) * sizeof(*q->items));

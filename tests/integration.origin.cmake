@@ -6,3 +6,4 @@ function(cc_integration_test name script)
 endfunction()
 
 cc_integration_test(rtmp_ingest test_rtmp_ingest.py)
+cc_integration_test(origin_delivery test_origin_delivery.py)

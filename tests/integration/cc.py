@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -27,10 +28,12 @@ def free_port():
 
 
 def http_get(url, timeout=5):
-    """(status, headers, body bytes) for any status, raising only on connection errors."""
+    """(status, headers, body bytes) for any status, raising only on connection errors.
+    HTTPS is not verified: tests use self-signed certificates."""
     req = urllib.request.Request(url)
+    ctx = ssl._create_unverified_context() if url.startswith("https:") else None
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
+        with urllib.request.urlopen(req, timeout=timeout, context=ctx) as r:
             return r.status, dict(r.headers), r.read()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read()
@@ -39,16 +42,17 @@ def http_get(url, timeout=5):
 class Daemon:
     """A cartcast binary under test, with its log captured to a file."""
 
-    def __init__(self, name, args, http_port, workdir):
+    def __init__(self, name, args, http_port, workdir, scheme="http"):
         self.name = name
         self.http_port = http_port
+        self.scheme = scheme
         self.log_path = os.path.join(workdir, name + ".log")
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([os.path.join(BUILD, name)] + args, stdout=self.log, stderr=subprocess.STDOUT)
         self.wait_healthy()
 
     def url(self, path):
-        return "http://127.0.0.1:%d%s" % (self.http_port, path)
+        return "%s://127.0.0.1:%d%s" % (self.scheme, self.http_port, path)
 
     def wait_healthy(self, timeout=10):
         deadline = time.time() + timeout
@@ -69,7 +73,8 @@ class Daemon:
         return json.loads(body)
 
     def read_log(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
@@ -90,8 +95,10 @@ class Daemon:
 class Origin(Daemon):
     def __init__(self, workdir, keys, extra=()):
         self.rtmp_port = free_port()
+        self.srt_port = free_port()  # every origin listens for SRT too: never share the default 9000
         http_port = free_port()
-        args = ["--http-port", str(http_port), "--rtmp-port", str(self.rtmp_port), "--bind", "127.0.0.1"]
+        args = ["--http-port", str(http_port), "--rtmp-port", str(self.rtmp_port), "--srt-port", str(self.srt_port),
+                "--bind", "127.0.0.1"]
         for name, key in keys.items():
             args += ["--stream-key", "%s=%s" % (name, key)]
         super().__init__("cartcast-origin", args + list(extra), http_port, workdir)
@@ -165,3 +172,109 @@ class TestCase(unittest.TestCase):
 
 def main():
     unittest.main(argv=[sys.argv[0], "-v"] + sys.argv[1:])
+
+
+# ---------------------------------------------------------------------------
+# LL-HLS and browser helpers (test_llhls_origin.py, bench/latency.py).
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+HLS_PLAYER = os.path.join(ROOT, "tests", "integration", "hls_player.mjs")
+
+
+def origin_help():
+    """cartcast-origin --help text ('' if the binary is missing)."""
+    try:
+        return subprocess.run([os.path.join(BUILD, "cartcast-origin"), "--help"], capture_output=True,
+                              text=True, timeout=10).stdout
+    except OSError:
+        return ""
+
+
+def origin_has_flag(flag):
+    return (" %s " % flag) in origin_help().replace("\n", " ")
+
+
+class StaticServer:
+    """A directory over HTTP on a free loopback port, with CORS and no caching
+    (what an ordinary HLS deployment on a static server looks like to hls.js)."""
+
+    def __init__(self, root):
+        import functools
+        import http.server
+        import threading
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            extensions_map = dict(http.server.SimpleHTTPRequestHandler.extensions_map,
+                                  **{".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment",
+                                     ".mp4": "video/mp4"})
+
+            def end_headers(self):
+                self.send_header("Access-Control-Allow-Origin", "*")
+                self.send_header("Cache-Control", "no-cache")
+                super().end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                     functools.partial(Handler, directory=root))
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path):
+        return "http://127.0.0.1:%d/%s" % (self.port, path.lstrip("/"))
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def ffmpeg_hls(outdir, seconds=20, size="640x360", rate=30, hls_time=1, list_size=6, log=None):
+    """ffmpeg's own HLS muxer (ordinary HLS, fMP4, PDT on every segment) writing
+    outdir/index.m3u8 from the same kind of source as ffmpeg_publish."""
+    args = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+            "-f", "lavfi", "-i", "testsrc2=size=%s:rate=%d" % (size, rate),
+            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+            "-t", str(seconds), "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency",
+            "-g", str(rate), "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-ac", "2",
+            "-f", "hls", "-hls_time", str(hls_time), "-hls_list_size", str(list_size),
+            "-hls_segment_type", "fmp4", "-hls_flags", "delete_segments+program_date_time",
+            os.path.join(outdir, "index.m3u8")]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log or subprocess.PIPE)
+
+
+def hls_player_cmd(url, seconds, warmup=2, config=None, out=None, screenshot=None):
+    args = ["node", HLS_PLAYER, url, "--seconds", str(seconds), "--warmup", str(warmup)]
+    if config:
+        args += ["--config", json.dumps(config)]
+    if out:
+        args += ["--out", out]
+    if screenshot:
+        args += ["--screenshot", screenshot]
+    return args
+
+
+def hls_player(url, seconds, warmup=2, config=None, screenshot=None):
+    """Plays url with hls.js in headless Chromium; -> (exit code, result dict or None, stderr)."""
+    p = subprocess.run(hls_player_cmd(url, seconds, warmup, config, screenshot=screenshot), capture_output=True,
+                       text=True, timeout=seconds + 120, cwd=ROOT)
+    try:
+        res = json.loads(p.stdout)
+    except ValueError:
+        res = None
+    return p.returncode, res, p.stderr
+
+
+def hls_player_spawn(url, seconds, out, warmup=2, config=None):
+    """The same in the background: the result lands in the file out."""
+    return subprocess.Popen(hls_player_cmd(url, seconds, warmup, config, out=out), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, cwd=ROOT)
+
+
+def llhls_check(url, seconds=10, **kw):
+    """Runs tests/integration/llhls_check.py in-process; returns its Report."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import llhls_check as lc
+    return lc.run(url, seconds, **kw)

@@ -118,8 +118,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture_t *f = *state;
+    cc_packager_free(f->pk); /* the origin's order: the packager detaches from the hub first */
     cc_hub_free(f->hub);
-    cc_packager_free(f->pk);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&f->loop), 0);
     free(f);
