@@ -76,7 +76,8 @@ class OriginDelivery(cc.TestCase):
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
                         "-days", "1", "-keyout", key, "-out", cert], check=True, capture_output=True)
         rtmp_port, http_port = cc.free_port(), cc.free_port()
-        args = ["--http-port", str(http_port), "--rtmp-port", str(rtmp_port), "--bind", "127.0.0.1",
+        args = ["--http-port", str(http_port), "--rtmp-port", str(rtmp_port), "--srt-port", str(cc.free_port()),
+                "--bind", "127.0.0.1",
                 "--stream-key", "shop=" + KEY, "--tls-cert", cert, "--tls-key", key]
         d = cc.Daemon("cartcast-origin", args, http_port, self.workdir, scheme="https")
         self.daemons.append(d)

@@ -107,6 +107,9 @@ class RtmpIngest(cc.TestCase):
 
 class OriginCommandLine(cc.TestCase):
     def run_origin(self, *args):
+        # A free SRT port unless the test names one: never the shared default.
+        if "--srt-port" not in args and "--help" not in args:
+            args = args + ("--srt-port", str(cc.free_port()))
         return subprocess.run([os.path.join(cc.BUILD, "cartcast-origin")] + list(args),
                               capture_output=True, text=True, timeout=10)
 
@@ -134,7 +137,8 @@ class OriginCommandLine(cc.TestCase):
         with open(path, "w") as f:
             f.write('{"http_port": 1, "rtmp_port": %d, "bind": "127.0.0.1", "stream_key": ["shop=%s"]}'
                     % (rtmp_port, KEY_A))
-        d = cc.Daemon("cartcast-origin", ["--config", path, "--http-port", str(http_port)], http_port, self.workdir)
+        d = cc.Daemon("cartcast-origin", ["--config", path, "--http-port", str(http_port), "--srt-port",
+                                          str(cc.free_port())], http_port, self.workdir)
         self.daemons.append(d)
         d.rtmp_port = rtmp_port
         ff = self.spawn(cc.ffmpeg_publish("rtmp://127.0.0.1:%d/live/%s" % (rtmp_port, KEY_A), seconds=2))
