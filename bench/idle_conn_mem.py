@@ -37,53 +37,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-NGINX_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+sys.dont_write_bytecode = True  # no bench/__pycache__ in the tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import (NGINX_MODULE, ROOT, free_ports, origin_port_args, proc_status, sayer, stop_proc,  # noqa: E402
+                    wait_http)
+
 IO_TIMEOUT = 5.0
-
-
-def say(msg):
-    print("idle_conn_mem: " + msg, file=sys.stderr, flush=True)
-
-
-def free_ports(n):
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-def proc_status(pid):
-    """VmRSS and RssAnon in KiB."""
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            if k in ("VmRSS", "RssAnon"):
-                out[k] = int(v.split()[0])
-    return out
-
-
-def wait_http(url, proc, seconds=10):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen(url, timeout=1) as r:
-                if r.status == 200:
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.05)
-    return False
+say = sayer("idle_conn_mem")
 
 
 # ------------------------------------------------------------------ AMF0
@@ -283,13 +244,7 @@ class Server:
         self.proc = None
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_proc(self.proc)
 
     def log_tail(self, n=15):
         try:
@@ -308,6 +263,7 @@ class Origin(Server):
         salt = os.urandom(4).hex()
         self.keys = ["k%s-%d" % (salt, i) for i in range(nkeys)]
         args = [binary, "--rtmp-port", str(self.rtmp_port), "--http-port", str(self.http_port), "--bind", "127.0.0.1"]
+        args += origin_port_args(binary)
         for i, k in enumerate(self.keys):
             args += ["--stream-key", "s%d=%s" % (i, k)]
         self.log = open(self.log_path, "wb")
