@@ -105,8 +105,11 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 /* lws keeps a pointer to the protocols array and walks it while a foreign
  * loop finishes destroying the context, after cc_http_server_stop() has freed
  * the server: so it must be static, not part of the server. */
+/* tx_packet_size: lws 4.1 otherwise caps one send at ~4 KiB and copies the rest
+ * of each 64 KiB chunk into a per-connection buffer (measured: 28 sends per
+ * 120 KB part, and a tenth of nginx's part throughput; with 64 KiB, 0.7x). */
 static const struct lws_protocols http_protocols[] = {
-    {"http", http_callback, sizeof(struct conn), 0, 0, NULL, 0},
+    {"http", http_callback, sizeof(struct conn), 0, 0, NULL, HTTP_CHUNK_H1},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
