@@ -887,6 +887,12 @@ int cc_llhls_render_media(const cc_llhls_t *h, int skip, cc_dynbuf_t *out)
                 break;
             skipped++;
         }
+        /* _HLS_skip=YES with nothing old enough to skip yet (a young stream):
+         * answer with the full playlist rather than an EXT-X-SKIP of zero
+         * segments, which strict parsers reject.  v2 keeps its EXT-X-SKIP: it
+         * still carries the removed and skipped date ranges. */
+        if (skipped == 0 && skip == 1)
+            skip = 0;
     }
     /* EXT-X-VERSION: no more than what is used (6.2.1, section 8): EXT-X-MAP
      * needs 6, EXT-X-SKIP 9, a skip that replaces date ranges 10.  The

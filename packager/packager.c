@@ -144,14 +144,16 @@ static uint64_t audio_ts_of(const pkg_stream_t *s, int64_t t_ms)
     return t_ms <= 0 ? 0 : (uint64_t)t_ms * s->at.sample_rate / 1000u;
 }
 
-static void update_variant(pkg_stream_t *s, uint32_t segment_ms);
+/* segment_ms > 0: a segment of that length and s->seg_bytes just finished.
+ * provisional_bps: the rate to advertise while no segment has been measured. */
+static void update_variant(pkg_stream_t *s, uint32_t segment_ms, uint64_t provisional_bps);
 
 /* The segment msn has just been closed by the playlist (a new one started,
  * or the stream ended): measure it and record it. */
 static void segment_closed(pkg_stream_t *s, uint64_t msn, uint32_t duration_ms)
 {
     s->stats.segments++;
-    update_variant(s, duration_ms);
+    update_variant(s, duration_ms, 0);
     if (s->rec) {
         cc_buf_t *seg = cc_llhls_get_segment(s->hls, msn);
         cc_record_segment(s->rec, seg, msn, duration_ms, s->seg_pdt_ms, s->seg_init);
@@ -235,6 +237,10 @@ static void close_part(pkg_stream_t *s, bool final)
                 s->seg_init = cc_buf_ref(s->init);
             }
             s->seg_bytes += part->len;
+            /* Until the first segment is measured, advertise the open segment's rate
+             * so far rather than nothing (players pick their first variant by it). */
+            if (s->peak_bps == 0 && part_end_t > s->seg_start_t)
+                update_variant(s, 0, s->seg_bytes * 8000u / (uint64_t)(part_end_t - s->seg_start_t));
         }
         cc_buf_unref(part);
     }
@@ -246,7 +252,7 @@ static void close_part(pkg_stream_t *s, bool final)
     s->part_independent = false;
 }
 
-static void update_variant(pkg_stream_t *s, uint32_t segment_ms)
+static void update_variant(pkg_stream_t *s, uint32_t segment_ms, uint64_t provisional_bps)
 {
     if (segment_ms > 0) {
         uint64_t bps = s->seg_bytes * 8000u / segment_ms;
@@ -254,8 +260,8 @@ static void update_variant(pkg_stream_t *s, uint32_t segment_ms)
             s->peak_bps = bps;
         s->total_bytes += s->seg_bytes;
         s->total_ms += segment_ms;
+        s->seg_bytes = 0;
     }
-    s->seg_bytes = 0;
     cc_llhls_variant_t v;
     memset(&v, 0, sizeof(v));
     /* Recompute the static fields too: cheap, and keeps one place that fills them. */
@@ -268,8 +274,8 @@ static void update_variant(pkg_stream_t *s, uint32_t segment_ms)
     v.width = s->vt.width;
     v.height = s->vt.height;
     v.frame_rate = s->vt.frame_rate > 0 ? s->vt.frame_rate : (s->avg_frame_ms > 0 ? 1000.0 / s->avg_frame_ms : 0);
-    v.bandwidth = s->peak_bps;
-    v.average_bandwidth = s->total_ms ? s->total_bytes * 8000u / s->total_ms : s->peak_bps;
+    v.bandwidth = s->peak_bps ? s->peak_bps : provisional_bps;
+    v.average_bandwidth = s->total_ms ? s->total_bytes * 8000u / s->total_ms : v.bandwidth;
     cc_llhls_set_variant(s->hls, &v);
 }
 
@@ -325,7 +331,8 @@ static int begin_publish(pkg_stream_t *s, const cc_frame_t *first_key)
     cc_buf_unref(s->init);
     s->init = init;
     s->seg_dur_ms = 0;
-    update_variant(s, 0);
+    s->seg_bytes = 0;
+    update_variant(s, 0, 0);
     s->begun = true;
     s->ended = false;
     s->pub_base_dts = first_key->dts;

@@ -28,6 +28,8 @@
  * does for RTMP, where both sequence headers come first. */
 #define HOLD_MS 1500
 #define HOLD_MAX 256
+/* A DTS step larger than this (90 kHz) is a restarted clock, not media time. */
+#define JUMP_MAX (10 * 90000)
 #define RECORD_MAX (3 * CC_ES_PS_MAX * (PS_MAX_LEN + 3) + 64)
 
 typedef struct ps_set {
@@ -59,6 +61,9 @@ typedef struct demux {
     int started;       /* first video keyframe seen */
     int64_t base;      /* its DTS on the unwrapped 90 kHz timeline */
     cc_es_unwrap_t unwrap;
+    int64_t offset[2];   /* per track, added to the unwrapped time: absorbed clock jumps */
+    int64_t last_ext[2]; /* per track, the previous packet's DTS with its offset */
+    int have_last[2];
     int64_t last_dts[2];
 
     /* The start gate: closed while the PMT announces audio we have not seen. */
@@ -144,8 +149,8 @@ static int open_gate(demux_t *d, cc_track_t *audio)
     int rc = 0;
     d->gate_open = 1;
     if (d->held_vtrack.config)
-        rc = hook_track(d, CC_SRT_TRACK_VIDEO, &d->held_vtrack);
-    cc_track_clear(&d->held_vtrack);
+        rc = hook_track(d, CC_SRT_TRACK_VIDEO, &d->held_vtrack); /* the hook owns it now, even on failure */
+    memset(&d->held_vtrack, 0, sizeof(d->held_vtrack));
     if (audio) {
         if (rc == 0)
             rc = hook_track(d, CC_SRT_TRACK_AUDIO, audio);
@@ -301,7 +306,11 @@ static int emit_frame(demux_t *d, int track, int64_t dts90, int64_t pts90, int k
 }
 
 /* The unwrapped DTS and PTS of a packet; 0 when it has no timestamp. */
-static int packet_times(demux_t *d, const AVPacket *pkt, int64_t *dts, int64_t *pts)
+/* The unwrapped DTS and PTS of a packet of track; 0 when it has no timestamp.
+ * A jump of more than JUMP_MAX against the track's previous DTS (an encoder
+ * that restarted its clock without reconnecting) is absorbed into the track's
+ * offset, so its timeline goes on one frame later instead of jumping. */
+static int packet_times(demux_t *d, const AVPacket *pkt, int track, int64_t *dts, int64_t *pts)
 {
     int64_t p = pkt->pts, t = pkt->dts;
     if (t == AV_NOPTS_VALUE)
@@ -310,8 +319,30 @@ static int packet_times(demux_t *d, const AVPacket *pkt, int64_t *dts, int64_t *
         return 0;
     if (p == AV_NOPTS_VALUE)
         p = t;
-    *dts = cc_es_unwrap(&d->unwrap, t);
-    *pts = *dts + cc_es_ts_diff(t, p);
+    int64_t ext = cc_es_unwrap(&d->unwrap, t) + d->offset[track];
+    if (d->have_last[track]) {
+        int64_t jump = ext - d->last_ext[track];
+        if (jump > JUMP_MAX || jump < -JUMP_MAX) {
+            int other = !track;
+            int64_t with_other = ext - d->offset[track] + d->offset[other];
+            int64_t j2 = with_other - d->last_ext[track];
+            if (d->offset[other] != d->offset[track] && j2 <= JUMP_MAX && j2 >= -JUMP_MAX) {
+                /* the other track has been through this jump: take its shift, keeping A/V sync */
+                d->offset[track] = d->offset[other];
+                ext = with_other;
+            } else {
+                int64_t step = track == CC_SRT_TRACK_VIDEO ? 3000 : 1920; /* about one frame */
+                d->offset[track] -= jump - step;
+                ext -= jump - step;
+            }
+            cc_log_warn("srt.discontinuity", "stream=%s track=%s jump_ms=%lld", lname(d),
+                        track == CC_SRT_TRACK_VIDEO ? "video" : "audio", (long long)(jump / 90));
+        }
+    }
+    d->have_last[track] = 1;
+    d->last_ext[track] = ext;
+    *dts = ext;
+    *pts = ext + cc_es_ts_diff(t, p);
     return 1;
 }
 
@@ -371,7 +402,7 @@ static int video_packet(demux_t *d, const AVPacket *pkt)
     int rc = flush_held(d);
     if (rc < 0)
         return rc;
-    packet_times(d, pkt, &dts, &pts);
+    packet_times(d, pkt, CC_SRT_TRACK_VIDEO, &dts, &pts);
     if (pkt->size >= PES_SPLIT_AT) {
         if (cc_dynbuf_append(&d->held, pkt->data, (size_t)pkt->size) == 0) {
             d->held_dts = dts;
@@ -388,7 +419,7 @@ static int video_packet(demux_t *d, const AVPacket *pkt)
 static int audio_packet(demux_t *d, const AVPacket *pkt)
 {
     int64_t dts, pts;
-    if (!packet_times(d, pkt, &dts, &pts)) {
+    if (!packet_times(d, pkt, CC_SRT_TRACK_AUDIO, &dts, &pts)) {
         d->st->skipped++;
         return 0;
     }
@@ -486,6 +517,8 @@ static int run(demux_t *d, AVPacket *pkt)
 {
     for (;;) {
         int r = av_read_frame(d->fmt, pkt);
+        if (r == AVERROR(EAGAIN) && !d->read_err)
+            continue; /* the mpegts demuxer changed its packet size guess: read on */
         if (r < 0) {
             if (d->read_err)
                 return d->read_err;

@@ -229,6 +229,44 @@ static size_t q_pop(cc_srt_server_t *srv, ev_t *out, size_t max)
 
 /* ---- logging bridges ------------------------------------------------------ */
 
+/* The handshake libsrt's receiver thread let through the listen callback last.
+ * libsrt checks the passphrase after the callback, on the same thread, and
+ * only logs when it refuses; this lets that refusal be told with the peer
+ * and the stream name, like every other srt.reject. */
+static __thread struct {
+    cc_srt_server_t *srv;
+    uint64_t ms;
+    char peer[64];
+    char name[CC_STREAM_NAME_MAX + 1];
+} last_hs;
+
+static int reject_count(cc_srt_server_t *srv, const char *reason);
+
+/* 1 when message is libsrt refusing last_hs over encryption (logged here). */
+static int passphrase_refusal(const char *area, const char *message)
+{
+    if (!last_hs.srv || !area || strcmp(area, "interpretSrtHandshake") != 0 || mono_ms() - last_hs.ms > 2000)
+        return 0;
+    const char *reason;
+    int code;
+    if (strstr(message, "KMREQ")) {
+        reason = "bad_passphrase";
+        code = SRT_REJ_BADSECRET;
+    } else if (strstr(message, "Agent declares encryption")) {
+        reason = "passphrase_required";
+        code = SRT_REJ_UNSECURE;
+    } else if (strstr(message, "Peer declares encryption")) {
+        reason = "unexpected_encryption";
+        code = SRT_REJ_UNSECURE;
+    } else {
+        return 0;
+    }
+    reject_count(last_hs.srv, reason);
+    cc_log_warn("srt.reject", "peer=%s stream=%s reason=%s code=%d", last_hs.peer, last_hs.name, reason, code);
+    last_hs.srv = NULL;
+    return 1;
+}
+
 static void srt_log_bridge(void *opaque, int level, const char *file, int line, const char *area, const char *message)
 {
     char q[512];
@@ -240,6 +278,8 @@ static void srt_log_bridge(void *opaque, int level, const char *file, int line, 
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
         n--;
     msg[n] = '\0';
+    if (level <= LOG_ERR && passphrase_refusal(area, msg))
+        level = LOG_DEBUG; /* told as srt.reject already */
     cc_log(level <= LOG_ERR ? CC_LOG_WARN : CC_LOG_DEBUG, "srt.lib", "area=%s msg=%s", area ? area : "-",
            cc_log_quote(q, sizeof(q), msg));
 }
@@ -292,10 +332,9 @@ static int name_is_live(const cc_srt_server_t *srv, const char *name)
     return 0;
 }
 
-static int reject(cc_srt_server_t *srv, SRTSOCKET ns, int code, const char *reason, const char *peer, const char *name,
-                  const char *detail)
+/* Counts a refusal: here, and in the hub's per-reason counters on the loop. */
+static int reject_count(cc_srt_server_t *srv, const char *reason)
 {
-    srt_setrejectreason(ns, code);
     uv_mutex_lock(&srv->mu);
     srv->rejected++;
     uv_mutex_unlock(&srv->mu);
@@ -304,6 +343,14 @@ static int reject(cc_srt_server_t *srv, SRTSOCKET ns, int code, const char *reas
     e.type = EV_REJECT;
     e.u.reason = reason;
     q_push(srv, &e, 0, 0); /* a full queue loses the count, never blocks libsrt */
+    return -1;
+}
+
+static int reject(cc_srt_server_t *srv, SRTSOCKET ns, int code, const char *reason, const char *peer, const char *name,
+                  const char *detail)
+{
+    srt_setrejectreason(ns, code);
+    reject_count(srv, reason);
     cc_log_warn("srt.reject", "peer=%s stream=%s reason=%s code=%d%s%s", peer, name ? name : "-", reason, code,
                 detail ? " " : "", detail ? detail : "");
     return -1;
@@ -361,6 +408,10 @@ static int listen_cb(void *opaque, SRTSOCKET ns, int hsversion, const struct soc
             srt_setsockflag(ns, SRTO_PBKEYLEN, &srv->cfg.pbkeylen, sizeof(int));
     }
     cc_log_debug("srt.handshake", "peer=%s stream=%s encrypted=%d", peer, name, pass[0] != '\0');
+    last_hs.srv = srv;
+    last_hs.ms = mono_ms();
+    snprintf(last_hs.peer, sizeof(last_hs.peer), "%s", peer);
+    snprintf(last_hs.name, sizeof(last_hs.name), "%s", name);
     return 0;
 }
 
@@ -439,9 +490,12 @@ static int conn_read(void *opaque, uint8_t *buf, size_t len)
             c->roff = 0;
             continue;
         }
-        if (n == SRT_ERROR && srt_getlasterror(NULL) == SRT_EASYNCRCV)
-            continue; /* RECV_TIMEOUT_MS passed with nothing */
+        int err = n == SRT_ERROR ? srt_getlasterror(NULL) : 0;
+        if (err == SRT_ETIMEOUT || err == SRT_EASYNCRCV)
+            continue; /* RECV_TIMEOUT_MS passed with nothing (SRTO_RCVTIMEO reports SRT_ETIMEOUT) */
         c->reason = "closed";
+        if (err != 0 && err != SRT_ECONNLOST && err != SRT_ENOCONN && err != SRT_EINVSOCK)
+            snprintf(c->detail, sizeof(c->detail), "%s", srt_getlasterror_str());
         return c->read_code = CC_ECLOSED;
     }
 }
@@ -504,8 +558,8 @@ static void conn_main(void *arg)
         } else if (!c->reason) {
             c->reason = "closed";
         }
-        if (why[0] && !c->detail[0])
-            snprintf(c->detail, sizeof(c->detail), "%s", why);
+        if (why[0] && (rc != c->read_code || !c->detail[0]))
+            snprintf(c->detail, sizeof(c->detail), "%s", why); /* the demuxer's reason outranks the socket's */
         sample_stats(c, 1);
     } else {
         c->reason = "shutdown";
@@ -578,6 +632,7 @@ static void accept_one(cc_srt_server_t *srv)
         free(c);
         return;
     }
+    cc_log_info("srt.accept", "peer=%s stream=%s", peer, c->name);
     if (uv_thread_create(&c->thread, conn_main, c) != 0) {
         uv_mutex_lock(&srv->mu);
         if (c->prev)
@@ -591,9 +646,7 @@ static void accept_one(cc_srt_server_t *srv)
         cc_log_error("srt.close", "peer=%s stream=%s reason=no_thread", peer, c->name);
         srt_close(s);
         free(c);
-        return;
     }
-    cc_log_info("srt.accept", "peer=%s stream=%s", peer, c->name);
 }
 
 static void acceptor_main(void *arg)

@@ -113,6 +113,45 @@ class Origin(Daemon):
         return http_get(self.url("/metrics"))[2].decode()
 
 
+class Edge(Daemon):
+    """cartcast-edge pulling from origins (URLs, failover order); docs/edge.md.
+    Each edge logs into its own subdirectory of workdir, so several can run."""
+
+    def __init__(self, workdir, origins, extra=()):
+        http_port = free_port()
+        args = ["--http-port", str(http_port), "--bind", "127.0.0.1"]
+        for o in origins:
+            args += ["--origin", o]
+        logdir = os.path.join(workdir, "edge-%d" % http_port)
+        os.makedirs(logdir, exist_ok=True)
+        super().__init__("cartcast-edge", args + list(extra), http_port, logdir)
+
+    def metrics(self):
+        return http_get(self.url("/metrics"))[2].decode()
+
+    def metric(self, name, labels=None):
+        """A sample's value from /metrics (0.0 when absent); labels: dict that must match."""
+        return metric_value(self.metrics(), name, labels)
+
+
+def metric_value(text, name, labels=None):
+    """Sums the Prometheus text samples of `name` whose labels include `labels`."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, _, value = line.rpartition(" ")
+        base, _, lab = key.partition("{")
+        if base != name:
+            continue
+        have = dict(p.split("=", 1) for p in lab.rstrip("}").split(",") if "=" in p)
+        have = {k: v.strip('"') for k, v in have.items()}
+        if labels and any(have.get(k) != str(v) for k, v in labels.items()):
+            continue
+        total += float(value)
+    return total
+
+
 def ffmpeg_publish(url, seconds=5, size="640x360", rate=30, realtime=True, log=None):
     """A real encoder: x264 veryfast, 1 s GOP, AAC, over RTMP (FLV)."""
     args = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin"]
@@ -168,6 +207,13 @@ class TestCase(unittest.TestCase):
     def spawn(self, proc):
         self.procs.append(proc)
         return proc
+
+    def edge(self, origins, extra=()):
+        """A cartcast-edge following origins (Origin objects or URLs), stopped at tearDown."""
+        urls = [o if isinstance(o, str) else o.url("") for o in origins]
+        d = Edge(self.workdir, urls, extra)
+        self.daemons.append(d)
+        return d
 
 
 def main():
@@ -245,8 +291,10 @@ def ffmpeg_hls(outdir, seconds=20, size="640x360", rate=30, hls_time=1, list_siz
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log or subprocess.PIPE)
 
 
-def hls_player_cmd(url, seconds, warmup=2, config=None, out=None, screenshot=None):
+def hls_player_cmd(url, seconds, warmup=2, config=None, out=None, screenshot=None, resync=False):
     args = ["node", HLS_PLAYER, url, "--seconds", str(seconds), "--warmup", str(warmup)]
+    if resync:
+        args += ["--resync"]
     if config:
         args += ["--config", json.dumps(config)]
     if out:
@@ -267,9 +315,9 @@ def hls_player(url, seconds, warmup=2, config=None, screenshot=None):
     return p.returncode, res, p.stderr
 
 
-def hls_player_spawn(url, seconds, out, warmup=2, config=None):
+def hls_player_spawn(url, seconds, out, warmup=2, config=None, resync=False):
     """The same in the background: the result lands in the file out."""
-    return subprocess.Popen(hls_player_cmd(url, seconds, warmup, config, out=out), stdout=subprocess.DEVNULL,
+    return subprocess.Popen(hls_player_cmd(url, seconds, warmup, config, out=out, resync=resync), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, cwd=ROOT)
 
 
@@ -278,3 +326,268 @@ def llhls_check(url, seconds=10, **kw):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import llhls_check as lc
     return lc.run(url, seconds, **kw)
+
+
+# ---------------------------------------------------------------------------
+# Redis and cartcast-orders helpers (test_orders.py, test_redis_client.py,
+# bench/orders.py).  Stdlib only: a tiny RESP2 client instead of redis-py.
+
+class RespError(Exception):
+    """An error reply from Redis (-ERR ..., -WRONGTYPE ...)."""
+
+
+class Resp:
+    """A minimal RESP2 client over one socket: call() one command, pipeline()
+    many in one write.  Arguments may be str, bytes or int; bulk replies come
+    back as bytes, arrays as lists, error replies as RespError (raised by
+    call(), returned in place by pipeline())."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=10):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.rf = self.sock.makefile("rb", buffering=1 << 16)
+
+    @staticmethod
+    def encode(args):
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            if isinstance(a, int):
+                a = str(a).encode()
+            elif isinstance(a, str):
+                a = a.encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        return b"".join(out)
+
+    def _read(self):
+        line = self.rf.readline()
+        if not line:
+            raise ConnectionError("Redis closed the connection")
+        t, rest = line[:1], line[1:-2]
+        if t == b"+":
+            return rest
+        if t == b"-":
+            return RespError(rest.decode(errors="replace"))
+        if t == b":":
+            return int(rest)
+        if t == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            data = self.rf.read(n + 2)
+            return data[:-2]
+        if t == b"*":
+            n = int(rest)
+            if n < 0:
+                return None
+            return [self._read() for _ in range(n)]
+        raise ConnectionError("bad RESP type %r" % t)
+
+    def call(self, *args):
+        self.sock.sendall(self.encode(args))
+        r = self._read()
+        if isinstance(r, RespError):
+            raise r
+        return r
+
+    def pipeline(self, cmds, chunk=1000):
+        out = []
+        for i in range(0, len(cmds), chunk):
+            part = cmds[i:i + chunk]
+            self.sock.sendall(b"".join(self.encode(c) for c in part))
+            out.extend(self._read() for _ in part)
+        return out
+
+    def close(self):
+        try:
+            self.rf.close()
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def resp_hash(reply):
+    """A flat [k1, v1, k2, v2...] reply (HGETALL, a stream entry) as a dict of str."""
+    reply = reply or []
+    return {reply[i].decode(): reply[i + 1].decode() for i in range(0, len(reply), 2)}
+
+
+class RedisServer:
+    """A real redis-server on a free loopback port, with its data in its own
+    directory under the test's temp dir.  aof=True: appendonly yes,
+    appendfsync everysec (what ./cartcast up runs); no RDB snapshots."""
+
+    def __init__(self, workdir, aof=False, port=None, extra=()):
+        self.port = port or free_port()
+        self.dir = os.path.join(workdir, "redis-%d" % self.port)
+        os.makedirs(self.dir, exist_ok=True)
+        self.aof = aof
+        self.extra = list(extra)
+        self.log_path = os.path.join(self.dir, "redis.log")
+        self.proc = None
+        self.start()
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d" % self.port
+
+    def start(self, timeout=20):
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+                "--save", "", "--appendonly", "yes" if self.aof else "no", "--appendfsync", "everysec",
+                "--daemonize", "no", "--protected-mode", "no", "--logfile", self.log_path] + self.extra
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("redis-server exited with %s:\n%s" % (self.proc.returncode, self.read_log()))
+            try:
+                c = Resp(self.port, timeout=2)
+                try:
+                    if c.call("PING") == b"PONG":
+                        return
+                except RespError:  # LOADING while the AOF is replayed
+                    pass
+                finally:
+                    c.close()
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("redis-server on port %d did not answer PING" % self.port)
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """SIGTERM: Redis fsyncs its AOF and exits (a clean restart loses nothing)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self):
+        self.stop(signal.SIGKILL)
+
+    def restart(self, down_s=0.0):
+        self.stop()
+        if down_s:
+            time.sleep(down_s)
+        self.start()
+
+    def pause(self):
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+    def client(self, timeout=10):
+        return Resp(self.port, timeout=timeout)
+
+    def call(self, *args):
+        c = self.client()
+        try:
+            return c.call(*args)
+        finally:
+            c.close()
+
+    def read_log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+
+class Orders(Daemon):
+    """build/cartcast-orders on a free HTTP port.  Each instance logs to its own
+    file (several run at once).  wait=False: do not wait for /healthz 200
+    (Redis may be down on purpose)."""
+
+    _count = 0
+
+    def __init__(self, workdir, redis_url, consumer=None, extra=(), wait=True):
+        Orders._count += 1
+        self.consumer = consumer or "orders-%d" % Orders._count
+        self.killed = False
+        self._wait = wait
+        sub = os.path.join(workdir, "orders-%d-%s" % (Orders._count, self.consumer))
+        os.makedirs(sub, exist_ok=True)
+        http_port = free_port()
+        args = ["--redis", redis_url, "--http-port", str(http_port), "--bind", "127.0.0.1",
+                "--consumer", self.consumer] + list(extra)
+        super().__init__("cartcast-orders", args, http_port, sub)
+
+    def wait_healthy(self, timeout=10):
+        if self._wait:
+            super().wait_healthy(timeout)
+        else:
+            wait_for(lambda: self._answers(), timeout, "cartcast-orders HTTP")
+
+    def _answers(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("cartcast-orders exited with %s:\n%s" % (self.proc.returncode, self.read_log()))
+        try:
+            http_get(self.url("/healthz"), timeout=1)
+            return True
+        except OSError:
+            return False
+
+    def healthz(self):
+        status, _, body = http_get(self.url("/healthz"))
+        return status, body.decode()
+
+    def metrics(self):
+        """Prometheus text as {'name{labels}': value}."""
+        out = {}
+        for line in http_get(self.url("/metrics"))[2].decode().splitlines():
+            if line and not line.startswith("#"):
+                k, _, v = line.rpartition(" ")
+                out[k] = float(v)
+        return out
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.killed = True
+
+    def stop(self):
+        if self.killed:
+            self.log.close()
+            return 0
+        return super().stop()
+
+
+def orders_cli(*args, timeout=30):
+    """build/cartcast-orders with a subcommand (stock set|add|get ...): CompletedProcess."""
+    return subprocess.run([os.path.join(BUILD, "cartcast-orders")] + [str(a) for a in args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+class RedisTestCase(TestCase):
+    """TestCase with redis-server and cartcast-orders helpers; everything it
+    starts is stopped in tearDown (orders first, each must exit 0)."""
+
+    def setUp(self):
+        super().setUp()
+        self.redises = []
+
+    def tearDown(self):
+        # Daemons first (while Redis is up), then Redis, then the temp dir.
+        for d in self.daemons:
+            try:
+                d.stop()
+            except AssertionError:
+                pass  # reported again by TestCase.tearDown
+        for r in self.redises:
+            r.stop()
+        super().tearDown()
+
+    def redis_server(self, aof=False, extra=()):
+        r = RedisServer(self.workdir, aof=aof, extra=extra)
+        self.redises.append(r)
+        return r
+
+    def orders(self, redis, consumer=None, extra=(), wait=True):
+        url = redis if isinstance(redis, str) else redis.url
+        d = Orders(self.workdir, url, consumer=consumer, extra=extra, wait=wait)
+        self.daemons.append(d)
+        return d

@@ -387,14 +387,16 @@ def test_timeout_503():
 
 
 def test_end():
+    # Pause the feed first: on a loaded machine a part could otherwise land
+    # between the playlist read and the requests, and "hint + 1" be hinted.
+    get("/ctl/pause")
+    time.sleep(0.05)
     pl = fresh()
     ts, out = in_threads([lambda: media("_HLS_msn=%d&_HLS_part=%d" % (pl.last_msn + 1, 3)),
                           lambda: get("/live/shop1/part%d.m4s" % (pl.hint + 1))])
     time.sleep(0.05)
-    r = get("/live/shop1/part%d.m4s" % (pl.hint + 1))  # not hinted yet: 404 at once
+    r = get("/live/shop1/part%d.m4s" % (pl.hint + 1))  # not hinted: 404 at once
     check(r.status == 404, "unhinted part: %d" % r.status)
-    get("/ctl/pause")
-    time.sleep(0.05)
     t_end = time.monotonic()
     get("/ctl/end")
     out = join(ts, out)

@@ -860,13 +860,14 @@ static void test_delta_update(void **state)
     assert_true(v2->has_removed);
     assert_string_equal(v2->removed, "");
     free(v2);
-    /* short playlist: nothing to skip, still a delta update */
+    /* short playlist: nothing to skip, so the full playlist (no EXT-X-SKIP of 0) */
     cc_llhls_t *h2 = new_model(30000, 0);
     begin(h2, "init-a");
     feed_t f2 = {.h = h2, .pdt = T0, .parts_per_seg = 5};
     feed_ms(&f2, 3000);
     pl_t *d2 = render(h2, 1);
-    assert_int_equal(d2->skipped, 0);
+    assert_int_equal(d2->skipped, -1); /* no EXT-X-SKIP at all */
+    assert_int_equal(d2->version, 6);
     assert_int_equal(d2->segs[0].msn, 0);
     free(d2);
     cc_llhls_free(h2);
