@@ -591,3 +591,48 @@ class RedisTestCase(TestCase):
         d = Orders(self.workdir, url, consumer=consumer, extra=extra, wait=wait)
         self.daemons.append(d)
         return d
+
+
+# ---------------------------------------------------------------------------
+# cartcast-overlay (test_overlay_timeline.py; the Node protocol tests use
+# tests/integration/overlay_lib.mjs).
+
+class Overlay(Daemon):
+    """build/cartcast-overlay on a free port against redis_url, with operator
+    tokens {token: "stream[,stream]" or "*"}; logs to its own file."""
+
+    def __init__(self, workdir, redis_url, tokens, origin_url=None, extra=()):
+        http_port = free_port()
+        args = ["--redis", redis_url, "--http-port", str(http_port), "--bind", "127.0.0.1",
+                "--viewer-secret", "test-viewer-secret-0123"]
+        for tok, streams in tokens.items():
+            args += ["--operator-token", "%s=%s" % (tok, streams)]
+        if origin_url:
+            args += ["--origin-url", origin_url]
+        sub = os.path.join(workdir, "overlay-%d" % http_port)
+        os.makedirs(sub, exist_ok=True)
+        super().__init__("cartcast-overlay", args + list(extra), http_port, sub)
+
+    def ws_url(self, stream):
+        return "ws://127.0.0.1:%d/v1/streams/%s/ws" % (self.http_port, stream)
+
+    def rest(self, method, path, token=None, body=None, headers=None):
+        """(status, parsed JSON or None, headers) for any status."""
+        data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        req = urllib.request.Request(self.url(path), data=data, method=method)
+        if token:
+            req.add_header("Authorization", "Bearer " + token)
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                status, hdrs, raw = r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            status, hdrs, raw = e.code, dict(e.headers), e.read()
+        try:
+            return status, json.loads(raw), hdrs
+        except ValueError:
+            return status, None, hdrs
+
+    def metric(self, name, labels=None):
+        return metric_value(http_get(self.url("/metrics"))[2].decode(), name, labels)
