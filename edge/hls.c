@@ -71,6 +71,8 @@ struct cc_hls_delivery {
     uv_timer_t *timer; /* own allocation: freed in its close callback */
     bool timer_on;
     cc_hls_stats_t st;
+    cc_hls_headers_fn headers_fn; /* optional extra headers on 200 answers (the edge's Age) */
+    void *headers_data;
 };
 
 /* ---- small helpers ---- */
@@ -190,11 +192,23 @@ static void error_reply(cc_hls_delivery_t *d, cc_http_req_t *req, int status, co
     cc_buf_unref(b);
 }
 
+/* Appends the headers hook's headers (if any) after n fixed ones. */
+static size_t extra_headers(cc_hls_delivery_t *d, cc_llhls_t *h, cc_llhls_uri_kind_t kind, uint64_t number,
+                            bool blocking, bool held, const cc_buf_t *body, cc_http_header_t *hdrs, size_t n)
+{
+    if (d->headers_fn == NULL)
+        return n;
+    cc_hls_answer_t a = {.h = h, .kind = kind, .number = number, .blocking = blocking, .held = held,
+                         .body_len = body ? body->len : 0};
+    size_t k = d->headers_fn(d->headers_data, &a, hdrs + n, CC_HLS_EXTRA_HEADERS);
+    return n + (k > CC_HLS_EXTRA_HEADERS ? CC_HLS_EXTRA_HEADERS : k);
+}
+
 /* Appendix B.1 caching: a blocking playlist response is good for 6 TD (it
  * is what every later client asking the same directives must get); a plain
  * one for half a TD (whole seconds: 0 when TD = 1). */
 static int send_playlist(hls_stream_t *s, cc_http_req_t *req, bool multivariant, const cc_llhls_query_t *q,
-                         bool gzip)
+                         bool gzip, bool held)
 {
     int err = 0;
     int skip = q ? q->skip : 0;
@@ -209,14 +223,19 @@ static int send_playlist(hls_stream_t *s, cc_http_req_t *req, bool multivariant,
         snprintf(cc, sizeof(cc), "max-age=%u", 6 * td);
     else
         snprintf(cc, sizeof(cc), "max-age=%u", td / 2);
-    cc_http_header_t hdrs[3] = {{"Cache-Control", cc}, {"Vary", "Accept-Encoding"}, {"Content-Encoding", "gzip"}};
-    return cc_http_respond(req, 200, CT_PLAYLIST, b, hdrs, gzip ? 3 : 2);
+    cc_http_header_t hdrs[3 + CC_HLS_EXTRA_HEADERS] = {
+        {"Cache-Control", cc}, {"Vary", "Accept-Encoding"}, {"Content-Encoding", "gzip"}};
+    size_t n = extra_headers(s->d, s->h, multivariant ? CC_LLHLS_URI_MULTIVARIANT : CC_LLHLS_URI_MEDIA, 0,
+                             q && q->has_msn, held, b, hdrs, gzip ? 3 : 2);
+    return cc_http_respond(req, 200, CT_PLAYLIST, b, hdrs, n);
 }
 
-static int send_media(cc_http_req_t *req, cc_buf_t *b)
+static int send_media(hls_stream_t *s, cc_http_req_t *req, cc_buf_t *b, cc_llhls_uri_kind_t kind, uint64_t number,
+                      bool held)
 {
-    cc_http_header_t hdr = {"Cache-Control", CC_IMMUTABLE};
-    return cc_http_respond(req, 200, CT_MEDIA, b, &hdr, 1);
+    cc_http_header_t hdrs[1 + CC_HLS_EXTRA_HEADERS] = {{"Cache-Control", CC_IMMUTABLE}};
+    size_t n = extra_headers(s->d, s->h, kind, number, false, held, b, hdrs, 1);
+    return cc_http_respond(req, 200, CT_MEDIA, b, hdrs, n);
 }
 
 /* ---- held requests ---- */
@@ -311,7 +330,7 @@ static bool held_check(held_t *w)
             error_reply(d, req, 400, "delivery directive out of range\n");
             return true;
         }
-        r = send_playlist(s, req, false, &q, gzip);
+        r = send_playlist(s, req, false, &q, gzip, true);
         if (r < 0)
             error_reply(d, req, r == CC_EAGAIN ? 503 : 500, "playlist unavailable\n");
         else
@@ -324,7 +343,7 @@ static bool held_check(held_t *w)
         if (playlist(s, true, 0, gzip, &err) == NULL && err == CC_EAGAIN)
             return false;
         cc_http_req_t *req = held_take(w);
-        r = send_playlist(s, req, true, NULL, gzip);
+        r = send_playlist(s, req, true, NULL, gzip, true);
         if (r < 0)
             error_reply(d, req, 500, "playlist unavailable\n");
         else
@@ -336,13 +355,14 @@ static bool held_check(held_t *w)
         cc_buf_t *b = cc_llhls_get_part(s->h, w->part_seq, &pending);
         if (b == NULL && pending)
             return false;
+        uint64_t seq = w->part_seq;
         cc_http_req_t *req = held_take(w);
         if (b == NULL) {
             /* 6.2.6: a hinted part that will not come (the publish ended). */
             error_reply(d, req, 404, "part not found\n");
             return true;
         }
-        if (send_media(req, b) < 0)
+        if (send_media(s, req, b, CC_LLHLS_URI_PART, seq, true) < 0)
             error_reply(d, req, 500, "internal error\n");
         else
             d->st.held_answered++;
@@ -474,7 +494,7 @@ static int handle_live(cc_http_req_t *req, void *data)
         int err = 0;
         if (playlist(s, true, 0, gzip, &err) == NULL)
             return err == CC_EAGAIN ? hold(s, req, HELD_MULTIVARIANT, NULL, 0, gzip) : err;
-        return send_playlist(s, req, true, NULL, gzip);
+        return send_playlist(s, req, true, NULL, gzip, false);
     }
     case CC_LLHLS_URI_MEDIA: {
         cc_llhls_query_t q;
@@ -492,7 +512,7 @@ static int handle_live(cc_http_req_t *req, void *data)
         case CC_LLHLS_ANSWER:
             break;
         }
-        r = send_playlist(s, req, false, &q, gzip);
+        r = send_playlist(s, req, false, &q, gzip, false);
         if (r == CC_EAGAIN) /* ended before any part: nothing will come */
             error_reply(d, req, 404, "stream has no media\n");
         return r == CC_EAGAIN ? 0 : r;
@@ -504,7 +524,7 @@ static int handle_live(cc_http_req_t *req, void *data)
             error_reply(d, req, 404, "not found\n");
             return 0;
         }
-        r = send_media(req, b);
+        r = send_media(s, req, b, kind, number, false);
         cc_buf_unref(b);
         return r;
     }
@@ -518,7 +538,7 @@ static int handle_live(cc_http_req_t *req, void *data)
             error_reply(d, req, 404, "not found\n");
             return 0;
         }
-        r = send_media(req, b);
+        r = send_media(s, req, b, kind, number, false);
         cc_buf_unref(b);
         return r;
     }
@@ -570,6 +590,12 @@ void cc_hls_delivery_free(cc_hls_delivery_t *d)
     }
     uv_timer_stop(d->timer);
     uv_close((uv_handle_t *)d->timer, timer_closed);
+}
+
+void cc_hls_delivery_set_headers_hook(cc_hls_delivery_t *d, cc_hls_headers_fn fn, void *data)
+{
+    d->headers_fn = fn;
+    d->headers_data = fn ? data : NULL;
 }
 
 void cc_hls_delivery_stats(const cc_hls_delivery_t *d, cc_hls_stats_t *out)

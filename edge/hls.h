@@ -68,6 +68,28 @@ typedef struct cc_hls_stats {
 
 void cc_hls_delivery_stats(const cc_hls_delivery_t *d, cc_hls_stats_t *out);
 
+/* Optional extra headers on 200 answers (the edge adds Age, docs/edge.md).
+ * The hook sees what is being answered and writes at most `max`
+ * (CC_HLS_EXTRA_HEADERS) headers into out, returning how many; the strings
+ * must stay valid until the hook's caller has answered (cc_http_respond
+ * copies them at once), so a buffer owned by the hook's data is enough.
+ * The origin sets none: its answers are unchanged. */
+#define CC_HLS_EXTRA_HEADERS 2
+
+typedef struct cc_hls_answer {
+    cc_llhls_t *h;              /* the stream's model */
+    cc_llhls_uri_kind_t kind;   /* playlist, init, segment or part */
+    uint64_t number;            /* discontinuity / MSN / part sequence; 0 for playlists */
+    bool blocking;              /* a media playlist asked with _HLS_msn */
+    bool held;                  /* answered after being parked: made for this request just now */
+    size_t body_len;            /* bytes of the body (gzipped when it is) */
+} cc_hls_answer_t;
+
+typedef size_t (*cc_hls_headers_fn)(void *data, const cc_hls_answer_t *a, cc_http_header_t *out, size_t max);
+
+/* fn NULL removes the hook. */
+void cc_hls_delivery_set_headers_hook(cc_hls_delivery_t *d, cc_hls_headers_fn fn, void *data);
+
 /* Exposed for tests: does an Accept-Encoding value accept gzip?  Tokens are
  * case-insensitive, "gzip;q=0" refuses, "*" accepts unless gzip is refused. */
 bool cc_hls_accepts_gzip(const char *accept_encoding);

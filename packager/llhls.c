@@ -94,6 +94,13 @@ struct cc_llhls {
     cc_llhls_listener_fn cb;
     void *cb_data;
     uint64_t version;
+
+    /* Mirror mode (cartcast-edge, cc_llhls_mirror_start): numbers given, the
+     * window follows the origin's EXT-X-MEDIA-SEQUENCE (floor). */
+    bool mirror;
+    uint64_t first_msn_local; /* next_msn when the model started: the first begin is no re-begin */
+    uint64_t floor;           /* absolute MSN of the first listed segment */
+    cc_buf_t *mv_raw;         /* multivariant playlist served verbatim (cc_llhls_set_multivariant) */
 };
 
 /* ---- config ---- */
@@ -222,11 +229,9 @@ static void daterange_free(daterange_t *d)
     memset(d, 0, sizeof(*d));
 }
 
-void cc_llhls_free(cc_llhls_t *h)
+/* Releases everything the model holds (not the struct itself). */
+static void clear_all(cc_llhls_t *h)
 {
-    if (h == NULL)
-        return;
-    notify(h, CC_LLHLS_EV_FREED);
     for (uint32_t i = 0; i < h->count; i++)
         seg_clear(seg_at(h, i));
     for (uint32_t i = 0; i < h->ninits; i++)
@@ -236,6 +241,15 @@ void cc_llhls_free(cc_llhls_t *h)
         daterange_free(&h->drs[i]);
     for (uint32_t i = 0; i < REMOVED_MAX; i++)
         free(h->removed[i].id);
+    cc_buf_unref(h->mv_raw);
+}
+
+void cc_llhls_free(cc_llhls_t *h)
+{
+    if (h == NULL)
+        return;
+    notify(h, CC_LLHLS_EV_FREED);
+    clear_all(h);
     free(h);
 }
 
@@ -345,17 +359,23 @@ static void drop_front(cc_llhls_t *h)
 static void maintain(cc_llhls_t *h)
 {
     const double td_ms = h->td_s * 1000.0;
-    double listed = 0;
-    for (uint32_t i = h->nkept; i < h->count; i++)
-        if (seg_at(h, i)->complete)
-            listed += seg_at(h, i)->dur_ms;
-    /* Keep at least window_ms of complete segments listed. */
-    while (h->nkept < h->count && seg_at(h, h->nkept)->complete) {
-        double d = seg_at(h, h->nkept)->dur_ms;
-        if (listed - d < h->cfg.window_ms)
-            break;
-        listed -= d;
-        h->nkept++;
+    if (h->mirror) {
+        /* A mirror lists what the origin lists: from its MEDIA-SEQUENCE on. */
+        while (h->nkept < h->count && seg_at(h, h->nkept)->complete && h->base + seg_at(h, h->nkept)->msn < h->floor)
+            h->nkept++;
+    } else {
+        double listed = 0;
+        for (uint32_t i = h->nkept; i < h->count; i++)
+            if (seg_at(h, i)->complete)
+                listed += seg_at(h, i)->dur_ms;
+        /* Keep at least window_ms of complete segments listed. */
+        while (h->nkept < h->count && seg_at(h, h->nkept)->complete) {
+            double d = seg_at(h, h->nkept)->dur_ms;
+            if (listed - d < h->cfg.window_ms)
+                break;
+            listed -= d;
+            h->nkept++;
+        }
     }
     /* Kept segments: the newest 3 TD worth of them stay downloadable. */
     double kept = 0;
@@ -516,7 +536,7 @@ int cc_llhls_add_part(cc_llhls_t *h, cc_buf_t *data, double duration_ms, bool in
             /* A re-begin: the new init gets the next discontinuity sequence
              * number and the segment EXT-X-DISCONTINUITY (6.2.1: changes in
              * encoding parameters or timing MUST be signalled). */
-            if (h->next_msn > 0) {
+            if (h->next_msn > h->first_msn_local) {
                 h->disc++;
                 s->discontinuity = true;
             }
@@ -555,6 +575,132 @@ void cc_llhls_end(cc_llhls_t *h)
     }
     h->ended = true;
     notify(h, CC_LLHLS_EV_UPDATE);
+}
+
+/* ---- mirror mode (cartcast-edge) ---- */
+
+int cc_llhls_mirror_start(cc_llhls_t *h, uint64_t msn, uint64_t part_seq, uint64_t disc)
+{
+    if (h->begun || h->count > 0 || h->has_base)
+        return CC_ESTATE;
+    /* One base for every counter: the smallest, so that each local number
+     * (absolute - base) stays >= 0; later numbers only grow. */
+    uint64_t base = msn < part_seq ? msn : part_seq;
+    if (disc < base)
+        base = disc;
+    h->mirror = true;
+    h->has_base = true;
+    h->base = base;
+    h->next_msn = h->first_msn_local = msn - base;
+    h->next_seq = part_seq - base;
+    h->disc = disc - base;
+    h->floor = msn;
+    return 0;
+}
+
+void cc_llhls_mirror_window(cc_llhls_t *h, uint64_t first_msn)
+{
+    if (h->mirror && first_msn > h->floor)
+        h->floor = first_msn;
+}
+
+int cc_llhls_mirror_add_segment(cc_llhls_t *h, cc_buf_t *whole, double duration_ms, int64_t pdt_ms)
+{
+    if (!h->mirror || !h->begun || h->ended)
+        return CC_ESTATE;
+    if (whole == NULL || !(duration_ms > 0) || duration_ms >= (h->td_s + 0.5) * 1000.0 || pdt_ms < 0)
+        return CC_EINVAL;
+    cc_buf_t *prev = NULL;
+    if (h->has_open && (prev = build_whole(last_seg(h))) == NULL)
+        return CC_ENOMEM;
+    int r = make_room(h);
+    if (r < 0) {
+        cc_buf_unref(prev);
+        return r;
+    }
+    if (h->has_open)
+        close_open(h, prev);
+    seg_t *s = seg_at(h, h->count++);
+    memset(s, 0, sizeof(*s));
+    s->msn = h->next_msn;
+    s->first_seq = h->next_seq; /* no parts: its part numbers are not known */
+    s->pdt_ms = pdt_ms;
+    if (h->pending_begin) {
+        if (h->next_msn > h->first_msn_local) {
+            h->disc++;
+            s->discontinuity = true;
+        }
+        h->inits[h->ninits].disc = h->disc;
+        h->inits[h->ninits].buf = h->pending_init;
+        h->ninits++;
+        h->pending_init = NULL;
+        h->pending_begin = false;
+    }
+    s->disc = h->disc;
+    s->dur_ms = duration_ms;
+    s->whole = cc_buf_ref(whole);
+    s->complete = true;
+    h->next_msn++;
+    h->force_new_segment = false;
+    h->pdt_end_ms = pdt_ms + (int64_t)llround(duration_ms);
+    maintain(h);
+    notify(h, CC_LLHLS_EV_UPDATE);
+    return 0;
+}
+
+int cc_llhls_mirror_expect_begin(cc_llhls_t *h)
+{
+    if (!h->mirror || !h->begun)
+        return CC_ESTATE;
+    if (h->has_open) {
+        cc_buf_t *whole = build_whole(last_seg(h));
+        if (whole == NULL)
+            return CC_ENOMEM;
+        close_open(h, whole);
+        maintain(h);
+    }
+    h->ended = false;
+    h->force_new_segment = true;
+    notify(h, CC_LLHLS_EV_UPDATE);
+    return 0;
+}
+
+void cc_llhls_mirror_set_independent(cc_llhls_t *h, bool all_independent)
+{
+    if (h->mirror)
+        h->all_independent = all_independent;
+}
+
+void cc_llhls_set_multivariant(cc_llhls_t *h, cc_buf_t *raw)
+{
+    cc_buf_t *old = h->mv_raw;
+    h->mv_raw = cc_buf_ref(raw);
+    cc_buf_unref(old);
+    notify(h, CC_LLHLS_EV_UPDATE);
+}
+
+int cc_llhls_mirror_reset(cc_llhls_t *h, const cc_llhls_config_t *cfg)
+{
+    if (cfg == NULL || cc_llhls_config_check(cfg) < 0)
+        return CC_ECONFIG;
+    cc_llhls_listener_fn cb = h->cb;
+    void *cb_data = h->cb_data;
+    uint64_t version = h->version;
+    clear_all(h);
+    memset(h, 0, sizeof(*h));
+    h->cfg = *cfg;
+    h->cfg.window_ms = window_of(cfg);
+    h->td_s = td_of(cfg);
+    h->all_independent = true;
+    if (cfg->number_base >= 0) {
+        h->has_base = true;
+        h->base = (uint64_t)cfg->number_base;
+    }
+    h->cb = cb;
+    h->cb_data = cb_data;
+    h->version = version;
+    notify(h, CC_LLHLS_EV_UPDATE);
+    return 0;
 }
 
 /* ---- date ranges ---- */
@@ -987,6 +1133,8 @@ int cc_llhls_render_media(const cc_llhls_t *h, int skip, cc_dynbuf_t *out)
 
 int cc_llhls_render_multivariant(const cc_llhls_t *h, cc_dynbuf_t *out)
 {
+    if (h->mv_raw)
+        return cc_dynbuf_append(out, h->mv_raw->data, h->mv_raw->len);
     if (!h->begun && h->count == 0)
         return CC_EAGAIN;
     const cc_llhls_variant_t *v = &h->variant;

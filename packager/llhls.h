@@ -221,4 +221,43 @@ cc_buf_t *cc_llhls_get_part(const cc_llhls_t *h, uint64_t seq, bool *pending);
 cc_buf_t *cc_llhls_get_segment(const cc_llhls_t *h, uint64_t msn);
 cc_buf_t *cc_llhls_get_init(const cc_llhls_t *h, uint64_t discontinuity_seq);
 
+/* ---- mirror mode (cartcast-edge) ----
+ *
+ * An edge keeps a copy of the origin's model and feeds it what the origin's
+ * playlist lists (begin with the fetched init, add_part with each fetched
+ * part and its DURATION / INDEPENDENT / segment boundary / PDT, date ranges,
+ * end), so that its playlists come out byte for byte the origin's.  What the
+ * ordinary API derives is given instead: the origin's numbers (the edge joins
+ * mid-stream), the window (the origin's EXT-X-MEDIA-SEQUENCE: the edge
+ * cannot know the origin's window_ms), segments whose parts are no longer
+ * listed (joining), INDEPENDENT-SEGMENTS, and the multivariant playlist.
+ * Nothing here changes how a model that never calls these behaves. */
+
+/* Makes a fresh model (or one just reset) a mirror whose first segment will
+ * be msn, first part part_seq, discontinuity sequence disc.  CC_ESTATE once
+ * it has begun or has numbers. */
+int cc_llhls_mirror_start(cc_llhls_t *h, uint64_t msn, uint64_t part_seq, uint64_t disc);
+/* The origin's EXT-X-MEDIA-SEQUENCE: complete segments before it leave the
+ * listed window at the next change (add, end), as the origin's did.  Set it
+ * before feeding the parts of the playlist that carries it.  Only grows. */
+void cc_llhls_mirror_window(cc_llhls_t *h, uint64_t first_msn);
+/* A complete segment whose parts the origin does not list any more (the
+ * edge joins mid-stream): its whole bytes (a reference is taken), EXTINF
+ * and PDT.  It gets the next MSN; its parts answer 404.  CC_ESTATE before
+ * begin, after end, or on a model that is no mirror. */
+int cc_llhls_mirror_add_segment(cc_llhls_t *h, cc_buf_t *whole, double duration_ms, int64_t pdt_ms);
+/* The origin's publisher came back (cc_llhls_begin there) but its new init
+ * is not downloadable before its first part: closes the open segment and
+ * clears ENDLIST now, as begin did on the origin; the real begin follows. */
+int cc_llhls_mirror_expect_begin(cc_llhls_t *h);
+/* EXT-X-INDEPENDENT-SEGMENTS as the origin has it (its history predates the edge). */
+void cc_llhls_mirror_set_independent(cc_llhls_t *h, bool all_independent);
+/* Multivariant playlist bytes served verbatim instead of rendered from the
+ * variant (a reference is taken; NULL renders again).  Any model. */
+void cc_llhls_set_multivariant(cc_llhls_t *h, cc_buf_t *raw);
+/* Empties h for a new configuration (the origin restarted, or the edge lost
+ * track): everything goes, the listener and the version counter stay, so
+ * held requests decide again against the new state.  CC_ECONFIG as new. */
+int cc_llhls_mirror_reset(cc_llhls_t *h, const cc_llhls_config_t *cfg);
+
 #endif
