@@ -47,6 +47,7 @@ publisher running throughout.
     bench/held_requests.py --conns 1000,5000,10000 --mode playlist
     bench/held_requests.py --no-throughput --rounds 20
     bench/held_requests.py --only-throughput --wrk-conns 64 --wrk-duration 10
+    bench/held_requests.py --edge --conns 1000,10000 --mode playlist   # the same on a cartcast-edge
 
 Everything on 127.0.0.1; every process started is stopped on exit (and on SIGTERM/INT),
 and every loop has a deadline. Exit status: 0 ok, 1 a check failed, 2 bad usage.
@@ -349,6 +350,25 @@ class Origin:
         return int(metrics(self.http_port).get("cartcast_hls_held_requests", -1))
 
 
+class EdgeNode:
+    """--edge: one cartcast-edge following the origin; the rounds and wrk then talk to it
+    (same paths, same gauge cartcast_hls_held_requests), so the spread is measured from the
+    part's arrival at the edge and the throughput is the edge's."""
+
+    def __init__(self, procs, binary, origin):
+        self.origin = origin
+        self.http_port = common.free_ports(1)[0]
+        self.proc = procs.start("cartcast-edge", [binary, "--origin", "http://127.0.0.1:%d" % origin.http_port,
+                                                  "--http-port", str(self.http_port), "--bind", "127.0.0.1"])
+        if not common.wait_http("http://127.0.0.1:%d/healthz" % self.http_port, self.proc):
+            raise Failed("cartcast-edge did not start")
+        self.base = origin.base
+
+    url = Origin.url
+    wait_playlist = Origin.wait_playlist
+    held_now = Origin.held_now
+
+
 # ------------------------------------------------------------------ held mode
 
 def sync(origin, watcher, deadline):
@@ -553,7 +573,8 @@ def throughput(origin, procs, workdir, a):
     A part's buffer goes ~7 TARGETDURATIONs after it leaves the live edge, so each chunk
     takes the newest complete part again, and nginx gets that part's bytes in a file."""
     ng = ng_port = None
-    tot = {"cartcast": [], "nginx": []}
+    me = "edge" if isinstance(origin, EdgeNode) else "cartcast"
+    tot = {me: [], "nginx": []}
     for i in range(a.wrk_chunks):
         uri, data = pick_object(origin, a.tp_object)
         path = origin.base + uri
@@ -567,7 +588,8 @@ def throughput(origin, procs, workdir, a):
             with open(full, "wb") as f:
                 f.write(data)
             os.chmod(full, 0o644)
-        for which, url, pid in (("cartcast", origin.url(uri), origin.proc.pid),
+        for which, url, pid in (("edge" if isinstance(origin, EdgeNode) else "cartcast", origin.url(uri),
+                                 origin.proc.pid),
                                 ("nginx", "http://127.0.0.1:%d%s" % (ng_port, path), ng_worker)):
             st, got = common.http_get(url)
             if st != 200 or got != data:
@@ -686,6 +708,10 @@ def main():
     ap.add_argument("--syscalls", action="store_true",
                     help="count the origin's syscalls over the rounds (perf stat tracepoints) per answered request")
     ap.add_argument("--origin-bin", default=os.path.join(ROOT, "build", "cartcast-origin"))
+    ap.add_argument("--edge", action="store_true",
+                    help="measure one cartcast-edge following the origin instead of the origin itself "
+                         "(held rounds, RSS, CPU and wrk all on the edge)")
+    ap.add_argument("--edge-bin", default=os.path.join(ROOT, "build", "cartcast-edge"))
     ap.add_argument("--clip", default=None, help="FLV to publish (default: the bench clip, made once)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir with logs and configs")
     a = ap.parse_args()
@@ -715,6 +741,9 @@ def main():
 
     if not os.access(a.origin_bin, os.X_OK):
         say("no cartcast-origin at %s: build it or pass --origin-bin" % a.origin_bin)
+        return 1
+    if a.edge and not os.access(a.edge_bin, os.X_OK):
+        say("no cartcast-edge at %s: build it or pass --edge-bin" % a.edge_bin)
         return 1
     if do_tp and (shutil.which("wrk") is None or shutil.which("nginx") is None):
         say("installing wrk and nginx (scripts/deps.sh bench)")
@@ -754,9 +783,13 @@ def main():
         clip = a.clip or make_clip()
         origin = Origin(procs, a.origin_bin, clip, workdir)
         edge = origin.wait_playlist()
+        if a.edge:
+            # From here on "origin" is the server under test: the edge (its first request joins the stream).
+            origin = EdgeNode(procs, a.edge_bin, origin)
+            edge = origin.wait_playlist()
         pt = edge.pl["part_target"]
-        say("origin pid %d, http %d; stream live: PART-TARGET %.3f s, %d parts per segment, ulimit -n %d" % (
-            origin.proc.pid, origin.http_port, pt, edge.pps, limit))
+        say("%s pid %d, http %d; stream live: PART-TARGET %.3f s, %d parts per segment, ulimit -n %d" % (
+            "edge" if a.edge else "origin", origin.proc.pid, origin.http_port, pt, edge.pps, limit))
         rss_idle = common.proc_status(origin.proc.pid)["VmRSS"]
         watcher = open_conns(origin.http_port, 1, time.monotonic() + 10)[0]
         for n in counts if modes else []:
@@ -831,7 +864,8 @@ def main():
                 print("  %s %d: CHECK FAILED: %s" % (r["mode"], r["n"], b))
             tag = "%s_%d" % (r["mode"], r["n"])
             kv += ["%s_p50_ms=%.2f" % (tag, percentile(L, 50)), "%s_p99_ms=%.2f" % (tag, percentile(L, 99)),
-                   "%s_max_ms=%.2f" % (tag, L[-1] if L else float("nan"))]
+                   "%s_max_ms=%.2f" % (tag, L[-1] if L else float("nan")),
+                   "%s_rss_kib=%d" % (tag, r["rss_kib"]), "%s_rss_idle_kib=%d" % (tag, r["rss_idle"])]
         print("(p99 1st: the same for the first byte; park ms: from sending the N requests to all N parked, median; "
               "cpu us/r: origin CPU over the rounds per answered request, ingest of the publisher included; "
               "rss: origin VmRSS with N held, %d KiB before any connection; machine: how busy both cores were)" % (
@@ -842,18 +876,19 @@ def main():
                 print("target p99 <= 10 ms with %d held (playlist, blocking reload): %s (%.2f ms)" % (
                     r["n"], "met" if ok else "NOT met", percentile(r["last"], 99)))
     if tp:
-        c, g = tp["cartcast"], tp["nginx"]
+        me = "edge" if a.edge else "cartcast"
+        c, g = tp[me], tp["nginx"]
         print()
         print("Complete %s served to wrk -t%d -c%d, %d x %d s per server interleaved (%.0f bytes on average; "
               "nginx: the same bytes from a file)" % (a.tp_object, a.wrk_threads, a.wrk_conns, a.wrk_chunks,
                                                       a.wrk_duration, c["bytes"]))
         print("%-10s %10s %9s %9s %9s %10s %10s" % ("server", "req/s", "MB/s", "p50 ms", "p99 ms", "cpu %core",
                                                    "cpu us/req"))
-        for name, r in (("cartcast", c), ("nginx", g)):
+        for name, r in ((me, c), ("nginx", g)):
             print("%-10s %10.0f %9.0f %9.2f %9.2f %10.0f %10.1f" % (
                 name, r["rps"], r["rps"] * r["bytes"] / 1e6, r["lat"].get(50, float("nan")),
                 r["lat"].get(99, float("nan")), r["cpu_pct"], r["cpu_us_per_req"]))
-        print("ratio cartcast/nginx req/s: %.2f" % (c["rps"] / g["rps"] if g["rps"] else float("inf")))
+        print("ratio %s/nginx req/s: %.2f" % (me, c["rps"] / g["rps"] if g["rps"] else float("inf")))
         kv += ["tp_cartcast_rps=%.0f" % c["rps"], "tp_nginx_rps=%.0f" % g["rps"],
                "tp_ratio=%.3f" % (c["rps"] / g["rps"] if g["rps"] else float("inf"))]
     if kv:

@@ -18,6 +18,7 @@
 #include "ingest/srt/server.h"
 #include "edge/hls.h"
 #include "origin/status.h"
+#include "origin/timeline.h"
 #include "packager/packager.h"
 
 #define STATUS_BODY_MAX (4u << 20)
@@ -31,6 +32,7 @@ typedef struct origin {
     cc_packager_t *packager;
     cc_hls_delivery_t *hls;
     cc_http_server_t *http;
+    cc_timeline_t *timeline; /* --redis: live edges and cues (origin/timeline.c) */
     uv_signal_t sigint, sigterm;
 } origin_t;
 
@@ -72,6 +74,8 @@ static int handle_metrics(cc_http_req_t *req, void *data)
     if (o->hls)
         cc_hls_delivery_stats(o->hls, &hs);
     int r = cc_origin_render_metrics(o->hub, &c, o->packager, o->hls ? &hs : NULL, &d);
+    if (r >= 0 && o->timeline)
+        r = cc_timeline_render_metrics(o->timeline, &d);
     return respond_dynbuf(req, "text/plain; version=0.0.4", &d, r);
 }
 
@@ -104,6 +108,10 @@ static void on_signal(uv_signal_t *h, int signum)
         cc_http_server_stop(o->http);
         o->http = NULL;
     }
+    if (o->timeline) { /* before the packager it reads */
+        cc_timeline_stop(o->timeline);
+        o->timeline = NULL;
+    }
     /* The packager's grace and linger timers would keep the loop alive for a
      * minute: drop every stream's playlist now (held viewers were closed with
      * the HTTP server), then the delivery layer. */
@@ -124,6 +132,7 @@ int main(int argc, char **argv)
     const char *srt_passphrase = NULL;
     cc_strlist_t srt_stream_passphrases = {0};
     const char *bind = "0.0.0.0", *log_level = "info", *tls_cert = NULL, *tls_key = NULL, *record_dir = NULL;
+    const char *redis_url = NULL;
     cc_strlist_t stream_keys = {0};
     cc_packager_config_t pcfg;
     cc_packager_config_default(&pcfg);
@@ -152,6 +161,8 @@ int main(int argc, char **argv)
         {"record", CC_OPT_STRING, &record_dir, "DIR", "write every segment and a VOD playlist to DIR/NAME/", 0, 0},
         {"tls-cert", CC_OPT_STRING, &tls_cert, "FILE", "PEM certificate: serve HTTPS with HTTP/2 (needs --tls-key)", 0, 0},
         {"tls-key", CC_OPT_STRING, &tls_key, "FILE", "PEM private key for --tls-cert", 0, 0},
+        {"redis", CC_OPT_STRING, &redis_url, "URL",
+         "publish live edges to Redis and write the overlay's cues as EXT-X-DATERANGE (off when absent)", 0, 0},
         {"log-level", CC_OPT_STRING, &log_level, "LEVEL", "debug, info, warn or error", 0, 0},
     };
     const cc_program_t prog = {
@@ -219,6 +230,20 @@ int main(int argc, char **argv)
         exit_code = 1;
         goto out;
     }
+    if (redis_url) {
+        cc_redis_url_t rurl;
+        char rerr[256];
+        if (cc_redis_url_parse(redis_url, &rurl, rerr, sizeof(rerr)) < 0) {
+            fprintf(stderr, "cartcast-origin: --redis: %s\n", rerr);
+            exit_code = 2;
+            goto out;
+        }
+        if ((r = cc_timeline_start(o.loop, o.hub, o.packager, &rurl, &o.timeline)) < 0) {
+            fprintf(stderr, "cartcast-origin: --redis: %s\n", cc_strerror(r));
+            exit_code = 1;
+            goto out;
+        }
+    }
 
     cc_rtmp_config_t rcfg;
     cc_rtmp_config_default(&rcfg);
@@ -282,6 +307,8 @@ int main(int argc, char **argv)
     cc_log_info("origin.exit", "status=clean");
 
 out:
+    if (o.timeline)
+        cc_timeline_stop(o.timeline); /* only on an early exit: on_signal stops it otherwise */
     if (o.packager)
         cc_packager_free(o.packager); /* only on an early exit: on_signal frees it otherwise */
     if (o.hls)

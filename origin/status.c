@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cartcast/err.h"
+#include "ingest/srt/server.h"
 #include "origin/status.h"
 
 static const char *track_label(const cc_track_t *t)
@@ -63,6 +64,26 @@ int cc_origin_render_metrics(cc_hub_t *hub, const cc_origin_counters_t *c, cc_pa
                 EMIT("cartcast_stream_bytes_total{stream=\"%s\",track=\"%s\"} %llu\n", cc_stream_name(st),
                      track_label(t), (unsigned long long)cc_stream_track_stats(st, i)->bytes);
         }
+    /* SRT link statistics, sampled every second by the SRT module. */
+    static const struct { const char *name, *type, *help; } srt_metrics[] = {
+        {"rtt_ms", "gauge", "Smoothed SRT round-trip time"},
+        {"recv_rate_mbps", "gauge", "SRT receive rate over the last second"},
+        {"packets_lost_total", "counter", "SRT packets detected missing"},
+        {"packets_retransmitted_total", "counter", "SRT packets received again after a loss"},
+        {"packets_dropped_total", "counter", "SRT packets that came too late to play"},
+    };
+    for (size_t k = 0; k < sizeof(srt_metrics) / sizeof(srt_metrics[0]); k++) {
+        EMIT("# HELP cartcast_srt_%s %s.\n# TYPE cartcast_srt_%s %s\n", srt_metrics[k].name, srt_metrics[k].help,
+             srt_metrics[k].name, srt_metrics[k].type);
+        for (cc_stream_t *st = NULL; (st = cc_hub_next(hub, st)) != NULL;) {
+            const cc_srt_stats_t *ss = strcmp(cc_stream_protocol(st), "srt") == 0 ? cc_stream_publisher_data(st) : NULL;
+            if (ss == NULL || ss->updated_us == 0)
+                continue;
+            double v = k == 0 ? ss->rtt_ms : k == 1 ? ss->recv_rate_mbps : k == 2 ? (double)ss->packets_lost
+                     : k == 3 ? (double)ss->packets_retransmitted : (double)ss->packets_dropped;
+            EMIT("cartcast_srt_%s{stream=\"%s\"} %.3f\n", srt_metrics[k].name, cc_stream_name(st), v);
+        }
+    }
     if (packager != NULL) {
         static const char *const names[] = {"parts", "segments", "bytes", "frames_dropped"};
         static const char *const help[] = {"LL-HLS parts written", "LL-HLS segments completed",
@@ -140,6 +161,16 @@ int cc_origin_render_streams(cc_hub_t *hub, cc_packager_t *packager, cc_dynbuf_t
         char playback[CC_STREAM_NAME_MAX + 32];
         snprintf(playback, sizeof(playback), "/live/%s/index.m3u8", cc_stream_name(st));
         json_object_set_new(o, "playback", json_string(playback));
+        const cc_srt_stats_t *ss = strcmp(cc_stream_protocol(st), "srt") == 0 ? cc_stream_publisher_data(st) : NULL;
+        if (ss != NULL && ss->updated_us != 0)
+            json_object_set_new(
+                o, "srt",
+                json_pack("{s:f,s:f,s:f,s:i,s:I,s:I,s:I,s:I,s:I}", "rtt_ms", ss->rtt_ms, "recv_rate_mbps",
+                          ss->recv_rate_mbps, "bandwidth_mbps", ss->bandwidth_mbps, "latency_ms", (int)ss->latency_ms,
+                          "bytes_received", (json_int_t)ss->bytes_received, "packets_received",
+                          (json_int_t)ss->packets_received, "packets_lost", (json_int_t)ss->packets_lost,
+                          "packets_retransmitted", (json_int_t)ss->packets_retransmitted, "packets_dropped",
+                          (json_int_t)ss->packets_dropped));
         cc_packager_stats_t ps;
         if (packager != NULL && cc_packager_stats(packager, cc_stream_name(st), &ps) == 0)
             json_object_set_new(o, "hls", json_pack("{s:I,s:I,s:I,s:I,s:i}", "parts", (json_int_t)ps.parts,

@@ -13,8 +13,11 @@ packages=(
   libavformat-dev libavcodec-dev libavutil-dev libsrt-gnutls-dev
   redis-server ffmpeg srt-tools
   python3 curl openssl procps
+  docker-compose
   chromium
 )
+# docker-compose (1.29, Python; installed without recommends, so no Docker engine):
+# tests/integration/test_compose.py validates docker-compose.yml with `config`.
 # Browser tests: Debian's Chromium (headless, driven by playwright-core) plays
 # through hls.js; node and npm come with the base machine, else from Debian.
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
@@ -44,7 +47,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# npm packages (hls.js, playwright-core, hls-parser; devDependencies pinned in
+# npm packages (hls.js, playwright-core, hls-parser, ws; devDependencies pinned in
 # package-lock.json, no install scripts, no browser download): only when
 # node_modules is missing or the lock file changed since the last install.
 if [ ! -e "$ROOT/node_modules/.package-lock.json" ] ||

@@ -16,8 +16,9 @@
 #include "cartcast/log.h"
 #include "ingest/srt/es.h"
 
-/* 7 SRT payloads of 7 TS packets: the AVIO buffer the demuxer reads from. */
-#define IOBUF_SIZE (7 * 1316)
+/* The AVIO buffer the demuxer reads from: room for ~49 SRT payloads, so the
+ * read hook can receive straight into it (see server.c: conn_read). */
+#define IOBUF_SIZE (64 * 1024)
 /* libavformat's mpegts demuxer cuts a PES of unknown length into packets of
  * at most MAX_PES_PAYLOAD (200 KiB) bytes; a packet this close to the cap is
  * the head of a bigger access unit whose tail follows without a PTS. */

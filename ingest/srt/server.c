@@ -2,6 +2,7 @@
  * the other, a bounded event queue between them.  See server.h and docs/srt.md. */
 #include "ingest/srt/server.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,6 @@
 #include "ingest/srt/demux.h"
 #include "ingest/srt/streamid.h"
 
-#define EPOLL_WAIT_MS 100
 /* A publisher thread wakes at least this often to check for stop, idle and stats. */
 #define RECV_TIMEOUT_MS 100
 #define STATS_EVERY_MS 1000
@@ -26,6 +26,11 @@
 #define SNAPSHOT_EVERY_MS 250
 #define POP_BATCH 64
 #define RECV_BUF 1500 /* one SRT payload (live mode: at most 1456 bytes) */
+/* A publisher thread collects its tracks and frames and hands them to the loop
+ * in one go when no more SRT data is ready (or at these caps): one lock and
+ * one uv_async_send per burst instead of per frame. */
+#define PEND_MAX 32
+#define PEND_MAX_MS 20
 
 typedef struct conn conn_t;
 
@@ -66,7 +71,6 @@ struct cc_srt_server {
     size_t npass;
 
     SRTSOCKET lsn;
-    int eid;
     int port;
     uv_thread_t acceptor;
     int acceptor_started;
@@ -101,6 +105,9 @@ struct conn {
     int have_video;
     uint8_t rbuf[RECV_BUF];
     size_t rlen, roff;
+    ev_t pend[PEND_MAX]; /* events not yet queued (they own their buffers) */
+    size_t npend;
+    uint64_t pend_ms;    /* when the oldest of them was made */
     uint64_t retrans_total;
     const char *reason; /* why the thread ended; a static string */
     int read_code;      /* what conn_read returned when it stopped the demuxer */
@@ -210,6 +217,37 @@ static int q_push(cc_srt_server_t *srv, const ev_t *e, int wait, int abortable)
     uv_mutex_unlock(&srv->qmu);
     uv_async_send(&srv->async); /* libuv coalesces: one wakeup per loop turn */
     return 0;
+}
+
+/* Appends n events of one connection c in order, like q_push (with wait, abortable).
+ * Returns how many were queued; the caller still owns the rest. */
+static size_t q_push_many(cc_srt_server_t *srv, conn_t *c, const ev_t *e, size_t n)
+{
+    size_t done = 0, kicked = 0;
+    uv_mutex_lock(&srv->qmu);
+    while (done < n) {
+        while (srv->qcount == srv->qcap) {
+            if (atomic_load(&srv->stopping) || atomic_load(&c->abort))
+                goto out;
+            if (done > kicked) { /* let the loop start on what is queued while we wait */
+                kicked = done;
+                uv_mutex_unlock(&srv->qmu);
+                uv_async_send(&srv->async);
+                uv_mutex_lock(&srv->qmu);
+                continue;
+            }
+            uv_cond_timedwait(&srv->qroom, &srv->qmu, (uint64_t)RECV_TIMEOUT_MS * 1000000u);
+        }
+        while (done < n && srv->qcount < srv->qcap) {
+            srv->q[(srv->qhead + srv->qcount) % srv->qcap] = e[done++];
+            srv->qcount++;
+        }
+    }
+out:
+    uv_mutex_unlock(&srv->qmu);
+    if (done)
+        uv_async_send(&srv->async);
+    return done;
 }
 
 static size_t q_pop(cc_srt_server_t *srv, ev_t *out, size_t max)
@@ -444,6 +482,42 @@ static void sample_stats(conn_t *c, int push)
         q_push(c->srv, &e, 0, 0); /* stats are advisory: never wait for room */
 }
 
+/* Queues the connection's pending events (waiting for room).  On failure
+ * (stopping, or the loop aborted c) releases what could not be queued. */
+static int flush_pending(conn_t *c)
+{
+    if (c->npend == 0)
+        return 0;
+    size_t n = q_push_many(c->srv, c, c->pend, c->npend);
+    for (size_t i = n; i < c->npend; i++)
+        ev_release(&c->pend[i]);
+    int rc = n == c->npend ? 0 : CC_ECLOSED;
+    c->npend = 0;
+    return rc;
+}
+
+/* Takes e (and what it owns) into the pending batch, flushing at the caps. */
+static int add_pending(conn_t *c, const ev_t *e)
+{
+    if (c->npend == 0)
+        c->pend_ms = mono_ms();
+    c->pend[c->npend++] = *e;
+    if (c->npend == PEND_MAX || mono_ms() - c->pend_ms >= PEND_MAX_MS)
+        return flush_pending(c);
+    return 0;
+}
+
+/* 1 when libsrt has a packet ready to read now (TSBPD time reached). */
+static int data_ready(SRTSOCKET s)
+{
+    int32_t ev = 0;
+    int len = sizeof(ev);
+    return srt_getsockflag(s, SRTO_EVENT, &ev, &len) == 0 && (ev & (SRT_EPOLL_IN | SRT_EPOLL_ERR)) == SRT_EPOLL_IN;
+}
+
+/* The demuxer's read hook.  Receives straight into the demuxer's buffer when
+ * a whole payload fits (its AVIO buffer is 64 KiB), through rbuf otherwise.
+ * Before a read that would block, the pending tracks and frames go to the loop. */
 static int conn_read(void *opaque, uint8_t *buf, size_t len)
 {
     conn_t *c = opaque;
@@ -483,9 +557,14 @@ static int conn_read(void *opaque, uint8_t *buf, size_t len)
                      srv->cfg.media_timeout_ms);
             return c->read_code = CC_ETIMEDOUT;
         }
-        int n = srt_recvmsg(c->sock, (char *)c->rbuf, (int)sizeof(c->rbuf));
+        if (c->npend && !data_ready(c->sock) && flush_pending(c) < 0)
+            continue; /* stopping or aborted: said at the top of the loop */
+        int direct = len >= RECV_BUF;
+        int n = srt_recvmsg(c->sock, direct ? (char *)buf : (char *)c->rbuf, direct ? (int)len : (int)sizeof(c->rbuf));
         if (n > 0) {
             c->last_data_ms = mono_ms();
+            if (direct)
+                return n;
             c->rlen = (size_t)n;
             c->roff = 0;
             continue;
@@ -509,13 +588,12 @@ static int conn_on_track(void *opaque, int index, cc_track_t *track)
     e.c = c;
     e.index = index;
     e.u.track = *track;
-    if (q_push(c->srv, &e, 1, 1) < 0) {
-        cc_track_clear(track);
+    int video = track->kind == CC_MEDIA_VIDEO;
+    memset(track, 0, sizeof(*track)); /* the batch owns the config now, even on failure */
+    if (add_pending(c, &e) < 0)
         return CC_ECLOSED;
-    }
-    if (track->kind == CC_MEDIA_VIDEO)
+    if (video)
         c->have_video = 1;
-    memset(track, 0, sizeof(*track));
     return 0;
 }
 
@@ -527,16 +605,13 @@ static int conn_on_frame(void *opaque, cc_frame_t *frame)
     e.type = EV_FRAME;
     e.c = c;
     e.u.frame = *frame;
-    if (q_push(c->srv, &e, 1, 1) < 0) {
-        cc_buf_unref(frame->buf);
-        return CC_ECLOSED;
-    }
-    return 0;
+    return add_pending(c, &e) < 0 ? CC_ECLOSED : 0; /* the batch owns frame->buf, even on failure */
 }
 
 static void conn_main(void *arg)
 {
     conn_t *c = arg;
+    pthread_setname_np(pthread_self(), "srt-pub");
     cc_srt_server_t *srv = c->srv;
     c->connected_ms = c->last_data_ms = c->last_stats_ms = mono_ms();
     ev_t e;
@@ -560,6 +635,7 @@ static void conn_main(void *arg)
         }
         if (why[0] && (rc != c->read_code || !c->detail[0]))
             snprintf(c->detail, sizeof(c->detail), "%s", why); /* the demuxer's reason outranks the socket's */
+        flush_pending(c); /* the last frames before END */
         sample_stats(c, 1);
     } else {
         c->reason = "shutdown";
@@ -574,13 +650,15 @@ static void conn_main(void *arg)
 
 /* ---- acceptor thread ------------------------------------------------------ */
 
-static void accept_one(cc_srt_server_t *srv)
+/* Accepts one caller (blocking); returns its socket, or SRT_INVALID_SOCK when
+ * srt_accept failed (errors in srt_getlasterror). */
+static SRTSOCKET accept_one(cc_srt_server_t *srv)
 {
     struct sockaddr_storage ss;
     int sslen = sizeof(ss);
     SRTSOCKET s = srt_accept(srv->lsn, (struct sockaddr *)&ss, &sslen);
     if (s == SRT_INVALID_SOCK)
-        return;
+        return s;
     char peer[64];
     format_addr((struct sockaddr *)&ss, peer, sizeof(peer));
     /* The listen callback already checked this streamid; map it again rather
@@ -598,14 +676,14 @@ static void accept_one(cc_srt_server_t *srv)
     if (rc < 0 || !name) {
         cc_log_warn("srt.close", "peer=%s stream=- reason=bad_streamid", peer);
         srt_close(s);
-        return;
+        return s;
     }
     int timeo = RECV_TIMEOUT_MS;
     srt_setsockflag(s, SRTO_RCVTIMEO, &timeo, sizeof(timeo));
     conn_t *c = calloc(1, sizeof(*c));
     if (!c) {
         srt_close(s);
-        return;
+        return s;
     }
     c->srv = srv;
     c->sock = s;
@@ -630,7 +708,7 @@ static void accept_one(cc_srt_server_t *srv)
         cc_log_warn("srt.close", "peer=%s stream=%s reason=busy", peer, c->name);
         srt_close(s);
         free(c);
-        return;
+        return s;
     }
     cc_log_info("srt.accept", "peer=%s stream=%s", peer, c->name);
     if (uv_thread_create(&c->thread, conn_main, c) != 0) {
@@ -647,19 +725,26 @@ static void accept_one(cc_srt_server_t *srv)
         srt_close(s);
         free(c);
     }
+    return s;
 }
 
+/* Blocks in srt_accept (the listener is blocking, SRTO_RCVSYN) and sleeps
+ * until a caller is through the handshake: no timeout, no polling.  Stop
+ * wakes it by closing the listener (libsrt then fails the accept).  Not
+ * srt_epoll: libsrt's epoll wait re-checks every 10 ms whatever its timeout,
+ * ~100 wakeups a second with no publisher at all. */
 static void acceptor_main(void *arg)
 {
     cc_srt_server_t *srv = arg;
+    pthread_setname_np(pthread_self(), "srt-accept");
     while (!atomic_load(&srv->stopping)) {
-        SRT_EPOLL_EVENT ev[4];
-        int n = srt_epoll_uwait(srv->eid, ev, 4, EPOLL_WAIT_MS);
-        if (n <= 0)
+        SRTSOCKET s = accept_one(srv);
+        if (s != SRT_INVALID_SOCK || atomic_load(&srv->stopping))
             continue;
-        for (int i = 0; i < n; i++)
-            if (ev[i].fd == srv->lsn && (ev[i].events & SRT_EPOLL_IN))
-                accept_one(srv);
+        int err = srt_getlasterror(NULL);
+        if (err == SRT_EINVSOCK || err == SRT_ENOLISTEN || err == SRT_ESCLOSED)
+            break; /* the listener is gone */
+        uv_sleep(100); /* a transient failure: never spin */
     }
 }
 
@@ -692,13 +777,17 @@ static void end_conn(cc_srt_server_t *srv, conn_t *c)
         c->stream = NULL;
     }
     char q[300];
+    /* libsrt's totals from the last sample (taken as the thread ended). */
+    unsigned long long lost = c->stats.packets_lost, retrans = c->stats.packets_retransmitted,
+                       dropped = c->stats.packets_dropped;
     if (c->error)
-        cc_log_warn("srt.close", "peer=%s stream=%s reason=%s bytes=%llu%s%s", c->peer, c->name,
-                    c->reason ? c->reason : "error", (unsigned long long)c->dstats.bytes, c->detail[0] ? " msg=" : "",
-                    c->detail[0] ? cc_log_quote(q, sizeof(q), c->detail) : "");
+        cc_log_warn("srt.close", "peer=%s stream=%s reason=%s bytes=%llu lost=%llu retrans=%llu dropped=%llu%s%s",
+                    c->peer, c->name, c->reason ? c->reason : "error", (unsigned long long)c->dstats.bytes, lost,
+                    retrans, dropped, c->detail[0] ? " msg=" : "", c->detail[0] ? cc_log_quote(q, sizeof(q), c->detail) : "");
     else
-        cc_log_info("srt.close", "peer=%s stream=%s reason=%s bytes=%llu", c->peer, c->name,
-                    c->reason ? c->reason : "closed", (unsigned long long)c->dstats.bytes);
+        cc_log_info("srt.close", "peer=%s stream=%s reason=%s bytes=%llu lost=%llu retrans=%llu dropped=%llu", c->peer,
+                    c->name, c->reason ? c->reason : "closed", (unsigned long long)c->dstats.bytes, lost, retrans,
+                    dropped);
     if (!c->joined) {
         uv_thread_join(&c->thread); /* it pushed END as its last act */
         c->joined = 1;
@@ -850,10 +939,6 @@ static int listen_socket(cc_srt_server_t *srv)
     if (srt_getsockname(srv->lsn, (struct sockaddr *)&got, &gotlen) == 0)
         srv->port = got.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&got)->sin6_port)
                                               : ntohs(((struct sockaddr_in *)&got)->sin_port);
-    srv->eid = srt_epoll_create();
-    int events = SRT_EPOLL_IN | SRT_EPOLL_ERR;
-    if (srv->eid < 0 || srt_epoll_add_usock(srv->eid, srv->lsn, &events) == SRT_ERROR)
-        return CC_EPROTO;
     return 0;
 }
 
@@ -877,7 +962,6 @@ int cc_srt_server_start(uv_loop_t *loop, const cc_srt_config_t *cfg, cc_hub_t *h
     srv->auth = auth;
     srv->cfg = *cfg;
     srv->lsn = SRT_INVALID_SOCK;
-    srv->eid = -1;
     snprintf(srv->bind, sizeof(srv->bind), "%s", cfg->bind);
     srv->cfg.bind = srv->bind;
     snprintf(srv->passphrase, sizeof(srv->passphrase), "%s", cfg->passphrase ? cfg->passphrase : "");
@@ -920,8 +1004,6 @@ int cc_srt_server_start(uv_loop_t *loop, const cc_srt_config_t *cfg, cc_hub_t *h
     if (rc == 0 && uv_thread_create(&srv->acceptor, acceptor_main, srv) != 0)
         rc = CC_ENOMEM;
     if (rc < 0) {
-        if (srv->eid >= 0)
-            srt_epoll_release(srv->eid);
         if (srv->lsn != SRT_INVALID_SOCK)
             srt_close(srv->lsn);
         if (--srt_users == 0) {
@@ -952,10 +1034,11 @@ void cc_srt_server_stop(cc_srt_server_t *srv)
     uv_mutex_lock(&srv->qmu);
     uv_cond_broadcast(&srv->qroom);
     uv_mutex_unlock(&srv->qmu);
+    /* Closing the listener wakes the acceptor out of srt_accept; a caller it
+     * accepted meanwhile is in conns before the join returns. */
+    srt_close(srv->lsn);
     if (srv->acceptor_started)
         uv_thread_join(&srv->acceptor);
-    srt_epoll_release(srv->eid);
-    srt_close(srv->lsn);
     /* Every publisher thread notices within RECV_TIMEOUT_MS and returns. */
     uv_mutex_lock(&srv->mu);
     conn_t *list = srv->conns;

@@ -158,11 +158,14 @@ class SrtIngest(cc.TestCase):
         self.assertEqual(a["dts_backwards"], 0)
         time.sleep(1.5)
         st = o.streams()["shop"]
-        if "srt" in st:  # rendered by origin/status.c from cc_srt_stats_t
-            s = st["srt"]
-            self.assertGreater(s["packets_received"], 100, s)
-            self.assertGreaterEqual(s["rtt_ms"], 0)
-        self.assertIn('cartcast_stream_publishers{stream="shop",protocol="srt"} 1', o.metrics())
+        # Link statistics, sampled once a second by the SRT module.
+        s = cc.wait_for(lambda: o.streams()["shop"].get("srt"), 5, "SRT statistics in /v1/streams")
+        self.assertGreater(s["packets_received"], 100, s)
+        self.assertGreaterEqual(s["rtt_ms"], 0)
+        self.assertGreaterEqual(s["latency_ms"], 120)  # the negotiated maximum of both sides
+        m = o.metrics()
+        self.assertIn('cartcast_stream_publishers{stream="shop",protocol="srt"} 1', m)
+        self.assertRegex(m, r'cartcast_srt_packets_dropped_total\{stream="shop"\} \d')
         # LL-HLS of an SRT stream: the packager takes it like an RTMP one
         if self.llhls_up(o, "shop"):
             index = o.url("/live/shop/index.m3u8")

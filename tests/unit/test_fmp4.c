@@ -264,7 +264,7 @@ static void test_init_h264_aac(void **state)
     assert_int_equal(cc_rd32(b.body + 24), 48000u << 16);
     assert_true(find_box(d.data, d.len, "moov/trak/mdia/minf/stbl/stsd/mp4a/esds", 0, &b));
     const uint8_t *end = b.body + b.body_len, *p = b.body + 4;
-    uint32_t l, es_len;
+    uint32_t l = 0, es_len = 0; /* -O3 cannot see read_desc sets them */
     p = read_desc(p, end, 0x03, &es_len);
     assert_non_null(p);
     assert_int_equal(p + es_len, end); /* ES_Descriptor fills the esds */

@@ -1,0 +1,6 @@
+/* The overlay's Redis scripts (commerce-overlay/lua/NAME.lua, embedded at build time). */
+#ifndef CARTCAST_OVERLAY_LUA_H
+#define CARTCAST_OVERLAY_LUA_H
+extern const char ov_lua_state[], ov_lua_create[], ov_lua_end[], ov_lua_poll[], ov_lua_vote[], ov_lua_buy[],
+    ov_lua_stock_set[]; /* commerce-overlay/orders/lua/stock_set.lua */
+#endif

@@ -1,0 +1,3 @@
+# The overlay's parsers; built only with -DCC_FUZZ=ON and clang.
+cc_fuzz_target(fuzz_overlay_cue ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_overlay_cue.c cartcast_cue)
+cc_fuzz_target(fuzz_overlay_viewer ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_overlay_viewer.c cartcast_cue)

@@ -1,0 +1,11 @@
+# cartcast-overlay end to end (docs/overlay.md, docs/testing.md):
+#  overlay_ws        Node `ws` viewers against two real overlays and a real redis-server
+#  overlay_timeline  origin --redis + overlay + ffmpeg: live edge, EXT-X-DATERANGE with the
+#                    cue's PDT (LL-HLS checker), and the viewer page in Chromium (card drawn
+#                    within +-100 ms of the cue's PDT, screenshot)
+add_test(NAME overlay_ws COMMAND node ${CMAKE_SOURCE_DIR}/tests/integration/test_overlay_ws.mjs)
+set_tests_properties(overlay_ws PROPERTIES LABELS integration TIMEOUT 300
+                     ENVIRONMENT "CC_BUILD_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
+add_test(NAME overlay_timeline COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/integration/test_overlay_timeline.py)
+set_tests_properties(overlay_timeline PROPERTIES LABELS integration TIMEOUT 300
+                     ENVIRONMENT "CC_BUILD_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
