@@ -8,10 +8,11 @@
  *    only points at it; whichever end comes first unlinks both sides.
  *  - A held request keeps no lws header table (we detach it) and no send
  *    buffer: only the cc_http_req_t (about 200 bytes plus path and query).
- *  - Response bodies are referenced, never copied whole: each writable
- *    callback copies one chunk into a stack buffer with LWS_PRE headroom,
- *    because lws writes its framing in front of the payload and the shared
- *    cc_buf_t must stay untouched for the other viewers.
+ *  - Response bodies are referenced, never copied whole: each write copies
+ *    one chunk into the server's tx buffer with LWS_PRE headroom (after the
+ *    header block for the first one), because lws writes its framing in
+ *    front of the payload and the shared cc_buf_t must stay untouched for
+ *    the other viewers.
  * See docs/http.md for the behaviour and the lws + libuv gotchas. */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -39,6 +40,7 @@
 #define HTTP_RESP_HDRS_MAX 16         /* ... and how many of them a ranged answer can carry */
 #define HTTP_CHUNK_H1 (64 * 1024)     /* one lws_write on HTTP/1.1 */
 #define HTTP_CHUNK_H2 16384           /* HTTP/2 default SETTINGS_MAX_FRAME_SIZE */
+#define HTTP_BURST 4                  /* HTTP/1.1 chunks per writable callback at most (write_more) */
 #define HTTP_KEEPALIVE_SECS 15
 #define HTTP_SWEEP_MS 1000            /* how often held HTTP/1 sockets are checked */
 
@@ -50,6 +52,7 @@ enum req_state {
     REQ_SENDING, /* headers written, body chunks to write */
     REQ_DRAIN,   /* all written; waiting for lws to flush what it buffered */
     REQ_CLOSING, /* on_close is running */
+    REQ_SENT,    /* held HTTP/1.1 answer written at once; finish() comes in done_idle */
 };
 
 typedef struct hdr_cache {
@@ -62,11 +65,16 @@ struct cc_http_server {
     uv_loop_t *loop;
     struct lws_context *ctx;
     uv_timer_t *sweep; /* its own allocation: freed in its close callback */
+    uv_idle_t *done_idle; /* runs finish() for the REQ_SENT requests (own allocation too) */
+    cc_http_req_t *done_head, *done_tail;
+    uint8_t *tx; /* LWS_PRE + HTTP_CHUNK_H1 bytes: what one lws_write sends (see write_first) */
     cc_http_route_t *routes;
     size_t nroutes;
     cc_http_req_t *reqs; /* every live request, so that stop can end them */
     size_t nreqs;
+    struct conn *idle_head, *idle_tail; /* idle HTTP/1.1 keep-alive connections, oldest first */
     int port;
+    bool tls; /* then every connection is TLS */
     char name[32];
 };
 
@@ -74,8 +82,9 @@ struct cc_http_req {
     cc_http_server_t *srv;
     struct lws *wsi;
     cc_http_req_t *prev, *next;
+    cc_http_req_t *done_prev, *done_next; /* on srv's done list while REQ_SENT */
     uint8_t state;
-    bool h2, head, close_after, ah_detached;
+    bool h2, head, close_after, ah_detached, rx_off;
     const char *method; /* static string */
     /* response */
     int status;
@@ -95,9 +104,17 @@ struct cc_http_req {
     char path[]; /* path\0 then the query fragments */
 };
 
-/* lws per-wsi user data: one per HTTP/1 connection, one per HTTP/2 stream. */
+/* lws per-wsi user data: one per HTTP/1 connection, one per HTTP/2 stream.
+ * lws frees it and allocates a fresh (zeroed) one at every HTTP/1.1
+ * transaction end (lws_http_transaction_completed rebinds the protocol). */
 struct conn {
     cc_http_req_t *req;
+    /* While an HTTP/1.1 keep-alive connection waits for its next request it
+     * is on its server's idle list (srv non-NULL): see idle_add(). */
+    cc_http_server_t *srv;
+    struct conn *idle_prev, *idle_next;
+    struct lws *wsi;
+    uint64_t idle_since; /* uv_now() ms */
 };
 
 static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
@@ -130,6 +147,20 @@ static void lws_log_to_cc(int level, const char *line)
 
 /* ---- request lifetime --------------------------------------------------- */
 
+static void done_unlink(cc_http_req_t *req)
+{
+    cc_http_server_t *srv = req->srv;
+    if (req->done_prev)
+        req->done_prev->done_next = req->done_next;
+    else
+        srv->done_head = req->done_next;
+    if (req->done_next)
+        req->done_next->done_prev = req->done_prev;
+    else
+        srv->done_tail = req->done_prev;
+    req->done_prev = req->done_next = NULL;
+}
+
 static void req_free(cc_http_req_t *req)
 {
     cc_http_server_t *srv = req->srv;
@@ -140,6 +171,8 @@ static void req_free(cc_http_req_t *req)
     if (req->next)
         req->next->prev = req->prev;
     srv->nreqs--;
+    if (req->done_prev || srv->done_head == req)
+        done_unlink(req); /* answered but not finished: the connection closed or the server stops */
     for (hdr_cache_t *h = req->hdrs, *n; h; h = n) {
         n = h->next;
         free(h);
@@ -166,6 +199,78 @@ static void req_abort(cc_http_req_t *req)
 static struct conn *req_conn(cc_http_req_t *req)
 {
     return req->wsi ? lws_wsi_user(req->wsi) : NULL;
+}
+
+/* Closes wsi from outside its callbacks.  LWS_TO_KILL_ASYNC only puts the
+ * close on lws's timer list, and lws 4.1's libuv glue looks at that list when
+ * its uv timer fires for the earliest entry it knew of, or after an I/O event
+ * (lws_uv_idle): with nothing else going on the close came ~15 s late
+ * (measured).  lws_cancel_service() wakes lws (its event pipe), whose idle
+ * pass then closes it in the next loop iteration. */
+static void kill_async(cc_http_server_t *srv, struct lws *wsi, enum pending_timeout why)
+{
+    lws_set_timeout(wsi, why, LWS_TO_KILL_ASYNC);
+    lws_cancel_service(srv->ctx);
+}
+
+/* ---- idle keep-alive connections ------------------------------------------ */
+
+/* lws_http_transaction_completed() arms lws's keep-alive idle timeout with
+ * lws_set_timeout(), which inserts into a list of all pending timeouts sorted
+ * by deadline, walking it from the earliest (lws_dll2_add_sorted).  Every new
+ * keep-alive deadline is the latest, so each answer walks every connection
+ * answered before it: O(N^2) per fan-out of N held requests (27-30 % of the
+ * origin's samples at 10,000 held).  lws 4.1 has no way to skip it
+ * (keepalive_timeout 0 at context creation means lws's default of 5 s), so we
+ * cancel that timeout right after (an O(1) unlink; the list then stays short
+ * and the next insert is cheap too) and keep the idle connections ourselves
+ * in a FIFO, which is sorted by construction; the 1 s sweep closes those idle
+ * for HTTP_KEEPALIVE_SECS. */
+static void idle_remove(struct conn *c)
+{
+    cc_http_server_t *srv = c ? c->srv : NULL;
+    if (srv == NULL)
+        return;
+    if (c->idle_prev)
+        c->idle_prev->idle_next = c->idle_next;
+    else
+        srv->idle_head = c->idle_next;
+    if (c->idle_next)
+        c->idle_next->idle_prev = c->idle_prev;
+    else
+        srv->idle_tail = c->idle_prev;
+    c->idle_prev = c->idle_next = NULL;
+    c->srv = NULL;
+}
+
+/* wsi has just completed an HTTP/1.1 transaction and stays open. */
+static void idle_add(cc_http_server_t *srv, struct lws *wsi)
+{
+    struct conn *c = lws_wsi_user(wsi); /* the fresh one lws bound for the next request */
+    if (c == NULL || c->srv != NULL || c->req != NULL)
+        return;
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    c->srv = srv;
+    c->wsi = wsi;
+    c->idle_since = uv_now(srv->loop);
+    c->idle_next = NULL;
+    c->idle_prev = srv->idle_tail;
+    if (srv->idle_tail)
+        srv->idle_tail->idle_next = c;
+    else
+        srv->idle_head = c;
+    srv->idle_tail = c;
+}
+
+static void idle_reap(cc_http_server_t *srv)
+{
+    uint64_t now = uv_now(srv->loop);
+    while (srv->idle_head && now - srv->idle_head->idle_since >= HTTP_KEEPALIVE_SECS * 1000ull) {
+        struct conn *c = srv->idle_head;
+        struct lws *wsi = c->wsi;
+        idle_remove(c);
+        kill_async(srv, wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE);
+    }
 }
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -231,9 +336,11 @@ static bool header_text_ok(const char *s)
     return true;
 }
 
-/* Answer without the state check, for the server's own replies (404, 413 ...). */
-static int respond_any(cc_http_req_t *req, int status, const char *type, cc_buf_t *body,
-                       const cc_http_header_t *headers, size_t nheaders)
+static void send_now(cc_http_req_t *req);
+
+/* Answer without the state check; sends body[off, off + len). */
+static int respond_slice(cc_http_req_t *req, int status, const char *type, cc_buf_t *body, size_t off, size_t len,
+                         const cc_http_header_t *headers, size_t nheaders)
 {
     size_t need = (type ? strlen(type) : 0) + 1;
     if (type && !header_text_ok(type))
@@ -263,12 +370,25 @@ static int respond_any(cc_http_req_t *req, int status, const char *type, cc_buf_
     req->resp_hdrs_len = (size_t)(p - blob);
     cc_buf_unref(req->resp);
     req->resp = cc_buf_ref(body);
-    req->resp_off = 0;
-    req->resp_len = body ? body->len : 0;
+    req->resp_off = body ? off : 0;
+    req->resp_len = body ? len : 0;
     req->status = status;
+    bool held = req->state == REQ_HELD;
     req->state = REQ_HEADERS;
-    lws_callback_on_writable(req->wsi);
+    /* A held plain HTTP/1.1 request is written at once (send_now); every
+     * other answer waits for lws's writable callback. */
+    if (held && !req->h2 && req->wsi && !req->srv->tls)
+        send_now(req);
+    else
+        lws_callback_on_writable(req->wsi);
     return 0;
+}
+
+/* Answer without the state check, for the server's own replies (404, 413 ...). */
+static int respond_any(cc_http_req_t *req, int status, const char *type, cc_buf_t *body,
+                       const cc_http_header_t *headers, size_t nheaders)
+{
+    return respond_slice(req, status, type, body, 0, body ? body->len : 0, headers, nheaders);
 }
 
 static void respond_error(cc_http_req_t *req, int status, const char *text, const cc_http_header_t *hdrs, size_t n)
@@ -343,6 +463,16 @@ static void dispatch(cc_http_req_t *req)
          * lws's SSE helper does exactly that for a stream. */
         if (req->h2)
             lws_http_mark_sse(req->wsi);
+        /* HTTP/1.1: lws does not read during a transaction, but leaves
+         * POLLIN on: a client that hangs up (or pipelines) while held made
+         * the level-triggered epoll report the socket at every iteration,
+         * i.e. the loop spun at 100 % CPU until the 1 s sweep closed it
+         * (measured: ~28,000 epoll_wait in that second).  So stop reading
+         * while held (the sweep's poll(2) still sees the hang-up), and
+         * start again when the answer is complete (finish).  Not over TLS:
+         * a held HTTPS/1.1 answer then never left (tests/integration). */
+        if (!req->h2 && !srv->tls && lws_rx_flow_control(req->wsi, 0) == 0)
+            req->rx_off = true;
         return;
     }
     cc_log_error("http.handler", "server=%s method=%s path=%s err=%s msg=\"handler returned without answering\"",
@@ -458,20 +588,28 @@ static int on_body_done(struct conn *c)
 /* ---- writing ------------------------------------------------------------- */
 
 /* The response is fully handed to lws: forget the request and let lws wait
- * for the next one on this connection (or close it). */
+ * for the next one on this connection (or close it).  0, or -1: close the
+ * connection. */
 static int finish(struct lws *wsi, struct conn *c)
 {
     cc_http_req_t *req = c->req;
-    if (req->state != REQ_DRAIN && lws_send_pipe_choked(wsi)) {
-        /* lws buffered part of the last write (TLS, HTTP/2: on the network
-         * connection).  Ending an HTTP/2 stream now loses that tail (seen
-         * with 4.1.6: 12 KB short of 5 MB), so wait until lws has flushed
-         * it and calls us writable again. */
+    /* HTTP/2: ending a stream while lws still buffers part of its last DATA
+     * frame (on the network connection) loses that tail (seen with 4.1.6:
+     * 12 KB short of 5 MB), so wait until lws has flushed it and calls us
+     * writable again.  HTTP/1.1 needs no such check, and no poll(2) per
+     * answer: lws_http_transaction_completed() itself defers the end of the
+     * transaction while the connection has buffered output
+     * (deferred_transaction_completed), and a close flushes it first
+     * (LRS_FLUSHING_BEFORE_CLOSE). */
+    if (req->h2 && req->state != REQ_DRAIN && lws_send_pipe_choked(wsi)) {
         req->state = REQ_DRAIN;
         lws_callback_on_writable(wsi);
         return 0;
     }
-    bool close_after = req->close_after;
+    bool close_after = req->close_after, h2 = req->h2;
+    cc_http_server_t *srv = req->srv;
+    if (req->rx_off && !close_after)
+        lws_rx_flow_control(wsi, 1);
     if (cc_log_get_level() <= CC_LOG_DEBUG) {
         char q[256];
         cc_log_debug("http.request", "server=%s method=%s path=%s status=%d bytes=%zu h2=%d", req->srv->name,
@@ -481,14 +619,30 @@ static int finish(struct lws *wsi, struct conn *c)
     req_free(req);
     if (close_after)
         return -1;
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+    bool buffered = !h2 && lws_partial_buffered(wsi);
+    if (lws_http_transaction_completed(wsi))
+        return -1;
+    /* (c is stale from here: lws rebound the protocol.)  Unless lws deferred
+     * the completion (then it arms its own keep-alive timeout later), take
+     * the idle connection off lws's sorted timeout list: see idle_add. */
+    if (!h2 && !buffered)
+        idle_add(srv, wsi);
+    return 0;
 }
 
-static int write_headers(struct lws *wsi, struct conn *c)
+/* Writes the status line and headers and, on HTTP/1.1, as much of the body
+ * as fits in one tx packet after them, in a single lws_write: on HTTP/1.1
+ * LWS_WRITE_HTTP_HEADERS is a raw write (lws's own lws_return_http_status()
+ * appends its body the same way), so a small answer is one send(2) and one
+ * writable callback instead of two.  HTTP/2 needs a HEADERS frame then DATA
+ * frames, one lws_write per writable callback.  1: all sent; 0: body chunks
+ * left (state REQ_SENDING); -1: error. */
+static int write_first(struct lws *wsi, cc_http_req_t *req)
 {
-    cc_http_req_t *req = c->req;
-    uint8_t buf[LWS_PRE + HTTP_RESP_HDR_MAX + 1024];
-    uint8_t *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+    /* the server's buffer, not the stack: 64 KiB frames cost stack probes */
+    uint8_t *start = req->srv->tx + LWS_PRE;
+    /* the header block keeps its own limit, whatever the body leaves */
+    uint8_t *p = start, *end = start + HTTP_RESP_HDR_MAX + 1024 - 1;
     size_t blen = req->resp ? req->resp_len : 0;
     const char *type = req->resp_hdrs;
     /* RFC 9110: no Content-Length on 1xx/204; every other answer has one. */
@@ -527,19 +681,26 @@ static int write_headers(struct lws *wsi, struct conn *c)
         return -1;
 
     bool body = blen > 0 && !req->head && !no_length;
+    size_t n = 0;
+    if (body && !req->h2) {
+        n = HTTP_CHUNK_H1 - (size_t)(p - start);
+        if (n > blen)
+            n = blen;
+        memcpy(p, req->resp->data + req->resp_off, n);
+    }
     int flags = LWS_WRITE_HTTP_HEADERS | (body ? 0 : LWS_WRITE_H2_STREAM_END);
-    if (lws_write(wsi, start, (size_t)(p - start), (enum lws_write_protocol)flags) < 0)
+    if (lws_write(wsi, start, (size_t)(p - start) + n, (enum lws_write_protocol)flags) < 0)
         return -1;
-    if (!body)
-        return finish(wsi, c);
+    req->sent = n;
+    if (!body || req->sent == req->resp_len)
+        return 1;
     req->state = REQ_SENDING;
-    lws_callback_on_writable(wsi);
     return 0;
 }
 
-static int write_body(struct lws *wsi, struct conn *c)
+/* Writes the next body chunk: 1 all sent, 0 more to send, -1 error. */
+static int write_chunk(struct lws *wsi, cc_http_req_t *req)
 {
-    cc_http_req_t *req = c->req;
     size_t chunk = req->resp_len - req->sent;
     size_t max = req->h2 ? HTTP_CHUNK_H2 : HTTP_CHUNK_H1;
     if (chunk > max)
@@ -548,23 +709,128 @@ static int write_body(struct lws *wsi, struct conn *c)
         /* Stay inside the peer's flow-control window; lws asks again when a
          * WINDOW_UPDATE arrives. */
         lws_fileofs_t allow = lws_get_peer_write_allowance(wsi);
-        if (allow == 0) {
-            lws_callback_on_writable(wsi);
+        if (allow == 0)
             return 0;
-        }
         if (allow > 0 && (size_t)allow < chunk)
             chunk = (size_t)allow;
     }
-    uint8_t buf[LWS_PRE + HTTP_CHUNK_H1];
+    uint8_t *buf = req->srv->tx;
     memcpy(buf + LWS_PRE, req->resp->data + req->resp_off + req->sent, chunk);
     bool last = req->sent + chunk == req->resp_len;
     if (lws_write(wsi, buf + LWS_PRE, chunk, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0)
         return -1;
     req->sent += chunk;
-    if (last)
+    return last;
+}
+
+/* After a first write that left body to send (r == 0), HTTP/1.1 goes on
+ * writing while the socket takes everything (lws_partial_buffered() false:
+ * lws copied nothing into buflist_out), up to HTTP_BURST chunks so that one
+ * big body does not hold the loop, instead of one chunk per writable
+ * callback (each one a loop iteration and four epoll_ctl): a 120 KB part is
+ * two send(2)s in one callback.  When the socket is full lws keeps the tail
+ * of the last chunk (at most one chunk per connection, as before) and we
+ * wait for POLLOUT.  HTTP/2 stays at one frame per callback. */
+static int write_more(struct lws *wsi, cc_http_req_t *req, int r)
+{
+    for (int n = 1; r == 0 && !req->h2 && n < HTTP_BURST && !lws_partial_buffered(wsi); n++)
+        r = write_chunk(wsi, req);
+    return r;
+}
+
+/* The first writable callback of an answer. */
+static int write_headers(struct lws *wsi, struct conn *c)
+{
+    int r = write_more(wsi, c->req, write_first(wsi, c->req));
+    if (r < 0)
+        return -1;
+    if (r > 0)
         return finish(wsi, c);
     lws_callback_on_writable(wsi);
     return 0;
+}
+
+/* The next writable callbacks. */
+static int write_body(struct lws *wsi, struct conn *c)
+{
+    int r = write_more(wsi, c->req, write_chunk(wsi, c->req));
+    if (r < 0)
+        return -1;
+    if (r > 0)
+        return finish(wsi, c);
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* A held plain HTTP/1.1 request is answered from outside lws's callbacks
+ * (a packager event, a timer), on a connection that has been idle since its
+ * request came in: write it now instead of asking for a writable callback.
+ * That saves a loop iteration and four epoll_ctl per answer (lws's libuv
+ * glue turns every poll-mask change into uv_poll_stop + uv_poll_start, i.e.
+ * EPOLL_CTL_DEL at once and EPOLL_CTL_ADD at the next iteration).  lws
+ * writes to the socket directly and keeps what the socket does not take in
+ * the connection's buflist_out, flushed on POLLOUT, exactly as from a
+ * callback.  What a callback would do by returning -1 (close) is done with
+ * kill_async().  Not for HTTP/2 (streams share the connection's
+ * framing and flow control) nor TLS (kept on lws's usual path).
+ *
+ * The end of the transaction (finish: lws_http_transaction_completed, which
+ * rebinds the protocol, re-arms timeouts and asks for POLLOUT, i.e. one more
+ * epoll_ctl) is not needed for the bytes to leave, so it is batched: the
+ * answered requests go on a list that an idle handle finishes at the start
+ * of the next loop iteration.  A fan-out of N held requests is then N
+ * header builds and N send(2)s back to back, and the last viewer is not
+ * waiting for the bookkeeping of the N-1 before it. */
+static void done_run(uv_idle_t *idle)
+{
+    cc_http_server_t *srv = idle->data;
+    uv_idle_stop(idle);
+    while (srv->done_head) {
+        cc_http_req_t *req = srv->done_head;
+        done_unlink(req);
+        struct lws *wsi = req->wsi;
+        struct conn *c = req_conn(req);
+        if (c == NULL || c->req != req) { /* cannot happen: closes unlink first */
+            req_free(req);
+            continue;
+        }
+        if (finish(wsi, c) < 0)
+            kill_async(srv, wsi, PENDING_TIMEOUT_USER_OK);
+    }
+}
+
+static void send_now(cc_http_req_t *req)
+{
+    struct lws *wsi = req->wsi;
+    struct conn *c = lws_wsi_user(wsi);
+    cc_http_server_t *srv = req->srv;
+    if (c == NULL || c->req != req || srv->done_idle == NULL) { /* cannot happen; the usual path */
+        lws_callback_on_writable(wsi);
+        return;
+    }
+    int r = write_more(wsi, req, write_first(wsi, req));
+    if (r == 0) { /* body chunks left: the writable callbacks send them */
+        lws_callback_on_writable(wsi);
+        return;
+    }
+    if (r > 0) {
+        req->state = REQ_SENT;
+        req->done_next = NULL;
+        req->done_prev = srv->done_tail;
+        if (srv->done_tail)
+            srv->done_tail->done_next = req;
+        else
+            srv->done_head = req;
+        srv->done_tail = req;
+        if (!uv_is_active((uv_handle_t *)srv->done_idle))
+            uv_idle_start(srv->done_idle, done_run);
+        return;
+    }
+    /* the client has gone (EPIPE, ECONNRESET): it was answered, so no on_close */
+    cc_log_debug("http.send_failed", "server=%s path=%s", srv->name, req->path);
+    c->req = NULL;
+    req_free(req);
+    kill_async(srv, wsi, PENDING_TIMEOUT_USER_OK);
 }
 
 /* ---- the lws callback ---------------------------------------------------- */
@@ -576,6 +842,7 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_HTTP:
         if (c == NULL || in == NULL)
             return -1;
+        idle_remove(c);
         return on_request(lws_context_user(lws_get_context(wsi)), wsi, c, in, len);
     case LWS_CALLBACK_HTTP_BODY:
         return c ? on_body(c, in, len) : 0;
@@ -595,13 +862,17 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
         /* Either may come first when a connection or an HTTP/2 stream dies;
          * the server may already be gone (stop frees every request first,
-         * so c->req is NULL then): touch only the request. */
+         * so c->req is NULL then, and c->srv too): touch only the request. */
+        idle_remove(c);
         if (c && c->req) {
             cc_http_req_t *req = c->req;
             c->req = NULL;
             req->wsi = NULL;
             req_abort(req);
         }
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        idle_remove(c); /* (normally done by the close callbacks above) */
         return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -620,6 +891,7 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 static void sweep_held(uv_timer_t *t)
 {
     cc_http_server_t *srv = t->data;
+    idle_reap(srv);
     size_t n = 0;
     for (cc_http_req_t *r = srv->reqs; r; r = r->next)
         n += r->state == REQ_HELD && !r->h2 && r->wsi;
@@ -641,7 +913,7 @@ static void sweep_held(uv_timer_t *t)
     if (poll(pf, (nfds_t)i, 0) > 0) {
         for (size_t k = 0; k < i; k++)
             if (pf[k].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
-                lws_set_timeout(held[k]->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+                kill_async(srv, held[k]->wsi, PENDING_TIMEOUT_USER_OK);
     }
     free(pf);
 }
@@ -769,6 +1041,13 @@ int cc_http_server_start(uv_loop_t *loop, const cc_http_config_t *cfg, cc_http_s
         memcpy(srv->routes, cfg->routes, cfg->nroutes * sizeof(*srv->routes));
     }
     srv->nroutes = cfg->nroutes;
+    srv->tls = cfg->tls_cert != NULL;
+    srv->tx = malloc(LWS_PRE + HTTP_CHUNK_H1);
+    if (srv->tx == NULL) {
+        free(srv->routes);
+        free(srv);
+        return CC_ENOMEM;
+    }
     srv->loop = loop;
     snprintf(srv->name, sizeof(srv->name), "%s", cfg->server_name ? cfg->server_name : "http");
 
@@ -810,17 +1089,25 @@ int cc_http_server_start(uv_loop_t *loop, const cc_http_config_t *cfg, cc_http_s
         cc_log_error("http.start", "server=%s port=%d err=%s msg=\"libwebsockets refused the configuration\"",
                      srv->name, cfg->port, cc_err_name(r));
         free(srv->routes);
+        free(srv->tx);
         free(srv);
         return r;
     }
     srv->port = lws_get_vhost_listen_port(vh);
     srv->sweep = malloc(sizeof(*srv->sweep));
-    if (srv->sweep == NULL) {
+    if (srv->sweep) {
+        uv_timer_init(loop, srv->sweep);
+        srv->sweep->data = srv;
+    }
+    srv->done_idle = malloc(sizeof(*srv->done_idle));
+    if (srv->done_idle) {
+        uv_idle_init(loop, srv->done_idle);
+        srv->done_idle->data = srv;
+    }
+    if (srv->sweep == NULL || srv->done_idle == NULL) {
         cc_http_server_stop(srv);
         return CC_ENOMEM;
     }
-    uv_timer_init(loop, srv->sweep);
-    srv->sweep->data = srv;
     uv_timer_start(srv->sweep, sweep_held, HTTP_SWEEP_MS, HTTP_SWEEP_MS);
     uv_unref((uv_handle_t *)srv->sweep); /* never the reason the loop stays alive */
     cc_log_info("http.listen", "server=%s port=%d tls=%s", srv->name, srv->port, cfg->tls_cert ? "h2,http/1.1" : "off");
@@ -846,10 +1133,15 @@ void cc_http_server_stop(cc_http_server_t *srv)
             c->req = NULL;
         req_abort(req);
     }
+    /* lws closes the idle connections during its teardown, after srv is gone. */
+    while (srv->idle_head)
+        idle_remove(srv->idle_head);
     /* With a foreign loop this only starts the teardown (see reap_idle): the
      * caller's loop must keep running (uv_run) until it is done. */
     if (srv->sweep)
         uv_close((uv_handle_t *)srv->sweep, sweep_closed);
+    if (srv->done_idle) /* the done list is empty: stopping freed every request */
+        uv_close((uv_handle_t *)srv->done_idle, sweep_closed);
     lws_context_destroy(srv->ctx); /* first stage: closes lws's uv handles */
     reaper_t *rp = malloc(sizeof(*rp));
     if (rp != NULL) {
@@ -862,6 +1154,7 @@ void cc_http_server_stop(cc_http_server_t *srv)
     }
     cc_log_info("http.stop", "server=%s port=%d", srv->name, srv->port);
     free(srv->routes);
+    free(srv->tx);
     free(srv);
 }
 
@@ -996,12 +1289,8 @@ int cc_http_respond(cc_http_req_t *req, int status, const char *content_type, cc
     }
     snprintf(content_range, sizeof(content_range), "bytes %zu-%zu/%zu", start, start + len - 1, body->len);
     h[nheaders] = (cc_http_header_t){"Content-Range", content_range};
-    r = respond_any(req, 206, content_type, body, h, nheaders + 1);
-    if (r == 0) {
-        req->resp_off = start;
-        req->resp_len = len;
-    }
-    return r;
+    /* (req may be gone once this returns: a held request is sent at once) */
+    return respond_slice(req, 206, content_type, body, start, len, h, nheaders + 1);
 }
 
 int cc_http_respond_text(cc_http_req_t *req, int status, const char *content_type, const char *text)

@@ -9,6 +9,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -293,6 +294,30 @@ def test_request_api(port):
     c.close()
 
 
+def idle_keepalive_client(port, path, out):
+    """One request, then idle on the keep-alive connection until the server
+    closes it: out gets (what recv returned, seconds idle before that)."""
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=40)
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += s.recv(4096)
+        head, body = buf.split(b"\r\n\r\n", 1)
+        clen = int(re.search(rb"content-length: *(\d+)", head, re.I).group(1))
+        while len(body) < clen:
+            body += s.recv(4096)
+        t0 = time.monotonic()
+        try:
+            extra = s.recv(1)
+        except ConnectionResetError:
+            extra = b""
+        out.append((extra, time.monotonic() - t0))
+        s.close()
+    except Exception as e:
+        out.append((type(e).__name__, None))
+
+
 def held_client_during_stop(port, out):
     try:
         r, data = get(port, "/held?ms=30000")
@@ -401,6 +426,16 @@ def main():
     tmp = tempfile.mkdtemp(prefix="cc-http-")
     expected = big_expected()
     srv = Server(binary, tmp)
+    # idle keep-alive connections, one after an answer written from lws's
+    # writable callback and one after a held answer (written at once): the
+    # server closes both after its 15 s idle timeout (checked after the TLS
+    # tests, which take longer than that anyway)
+    idle = {}
+    idle_threads = []
+    for name, path in (("immediate", "/text"), ("held", "/held?ms=50")):
+        idle[name] = []
+        idle_threads.append(threading.Thread(target=idle_keepalive_client, args=(srv.port, path, idle[name])))
+        idle_threads[-1].start()
     tests = [test_text, test_keepalive, test_pipelined, test_held, test_many_held, test_disconnect_while_held,
              test_errors, test_too_large, test_post_echo, test_big, test_head_options,
              test_request_api]
@@ -409,6 +444,18 @@ def main():
             t0 = time.monotonic()
             t(srv.port, expected) if t is test_big else t(srv.port)
             print("ok   %-28s %.2fs" % (t.__name__, time.monotonic() - t0), flush=True)
+        if shutil.which("curl") and shutil.which("openssl"):
+            test_tls(binary, tmp, expected)
+            print("ok   tls_http2", flush=True)
+        else:
+            raise AssertionError("curl and openssl are needed for the TLS / HTTP/2 checks")
+        for t in idle_threads:
+            t.join(40)
+        for name, got in idle.items():
+            check(len(got) == 1 and got[0][0] == b"" and 14 <= got[0][1] <= 20,
+                  "idle keep-alive connection (%s) not closed after 15 s: %r" % (name, got))
+        print("ok   keepalive_idle_timeout    %.1fs %.1fs" % (idle["immediate"][0][1], idle["held"][0][1]),
+              flush=True)
         # stop with a request still held: its on_close runs, the client sees
         # the connection close, the loop exits cleanly
         out = []
@@ -420,11 +467,6 @@ def main():
         check(out and out[0][0] == "closed", "held client during stop: %r" % out)
         check("held_closed=" in log and "event=test.held_closed" in log, "on_close not logged")
         print("ok   stop_with_held_request", flush=True)
-        if shutil.which("curl") and shutil.which("openssl"):
-            test_tls(binary, tmp, expected)
-            print("ok   tls_http2", flush=True)
-        else:
-            raise AssertionError("curl and openssl are needed for the TLS / HTTP/2 checks")
     except BaseException:
         if srv.proc.poll() is None:
             srv.proc.kill()

@@ -109,8 +109,10 @@ class RedisClientTest(cc.RedisTestCase):
             d.wait_line("down cmd ECLOSED", t1, timeout=5)
             d.wait_line("reject", t1, timeout=5)
             time.sleep(0.5)
-            r.start()
+            # Take the time before the restart: the client may reconnect while
+            # start() is still waiting for Redis to answer its own PING.
             t2 = time.time()
+            r.start()
             d.wait_line("ready cmd", t2 - 0.01, timeout=5)
             d.wait_line("ok", t2, timeout=5)
             d.wait_line("ready block", t2 - 0.01, timeout=5)
@@ -125,8 +127,8 @@ class RedisClientTest(cc.RedisTestCase):
             lines = d.since(t3)
             self.assertFalse([l for l in lines if l.startswith("ok")], "no reply from a frozen Redis")
             self.assertTrue([l for l in lines if l.startswith("reject")], "fail fast while reconnecting")
-            r.resume()
             t4 = time.time()
+            r.resume()
             d.wait_line("ok", t4, timeout=8)
             d.wait_line("xread", t4, timeout=8)
         finally:
