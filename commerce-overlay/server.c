@@ -29,6 +29,7 @@
 #include "cartcast/err.h"
 #include "cartcast/log.h"
 #include "server.h"
+#include "edge/lws_loop.h"
 
 #define HDR_MAX 4096            /* request line + headers */
 #define RESP_CHUNK (64 * 1024)  /* one lws_write of a response body */
@@ -731,48 +732,7 @@ int ov_http_respond_error(ov_http_t *r, int status, const char *code, const char
     return rc;
 }
 
-/* ---- teardown (see docs/http.md gotcha 1) ------------------------------------- */
-
-typedef struct reaper {
-    uv_idle_t idle;
-    struct lws_context *ctx;
-} reaper_t;
-
-static void reap_walk(uv_handle_t *h, void *arg)
-{
-    if (uv_is_closing(h))
-        *(bool *)arg = true;
-}
-
-static void reap_closed(uv_handle_t *h) { free(h->data); }
-
-static void reap_idle(uv_idle_t *idle)
-{
-    reaper_t *rp = idle->data;
-    bool closing = false;
-    uv_walk(idle->loop, reap_walk, &closing);
-    if (closing)
-        return;
-    lws_context_destroy(rp->ctx);
-    uv_close((uv_handle_t *)idle, reap_closed);
-}
-
-static int probe_bind(const char *bind_addr, int port)
-{
-    struct sockaddr_in a4 = {0};
-    a4.sin_family = AF_INET;
-    a4.sin_port = htons((uint16_t)port);
-    if (bind_addr && inet_pton(AF_INET, bind_addr, &a4.sin_addr) != 1)
-        return CC_ECONFIG;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -errno;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    int r = bind(fd, (struct sockaddr *)&a4, sizeof(a4)) < 0 ? -errno : 0;
-    close(fd);
-    return r;
-}
+/* Teardown and the bind probe: edge/lws_loop.c (docs/http.md gotcha 1). */
 
 int ov_server_start(uv_loop_t *loop, const ov_server_config_t *cfg, const ov_server_callbacks_t *cb,
                     ov_server_t **out)
@@ -780,7 +740,7 @@ int ov_server_start(uv_loop_t *loop, const ov_server_config_t *cfg, const ov_ser
     if (cfg->send_queue_msgs < 1 || cfg->send_queue_msgs > 1024 || cfg->max_message < 16 || cb->on_http == NULL ||
         cb->on_ws_open == NULL || cb->on_ws_message == NULL)
         return CC_EINVAL;
-    int r = cfg->port ? probe_bind(cfg->bind, cfg->port) : 0;
+    int r = cfg->port ? cc__lws_probe_bind(cfg->bind, cfg->port) : 0;
     if (r < 0)
         return r;
     ov_server_t *s = calloc(1, sizeof(*s));
@@ -862,14 +822,7 @@ void ov_server_stop(ov_server_t *s)
             free(a);
         }
     }
-    lws_context_destroy(s->ctx);
-    reaper_t *rp = malloc(sizeof(*rp));
-    if (rp) {
-        rp->ctx = s->ctx;
-        uv_idle_init(s->loop, &rp->idle);
-        rp->idle.data = rp;
-        uv_idle_start(&rp->idle, reap_idle);
-    }
+    cc__lws_context_destroy(s->loop, s->ctx);
     free(s->scratch);
     free(s);
 }

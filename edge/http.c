@@ -32,6 +32,7 @@
 #include "cartcast/err.h"
 #include "cartcast/http.h"
 #include "edge/http_range.h"
+#include "edge/lws_loop.h"
 #include "cartcast/log.h"
 
 #define HTTP_BODY_MAX (64 * 1024)     /* request body cap: larger gets 413 */
@@ -922,69 +923,8 @@ static void sweep_closed(uv_handle_t *h) { free(h); }
 
 /* ---- finishing lws's teardown ------------------------------------------------ */
 
-/* With a foreign libuv loop, lws 4.1.6 destroys a context in two calls:
- * the first closes its uv handles and returns; a second one, made after all
- * their close callbacks ran, frees the context and unloads the evlib_uv
- * plugin.  Made too early, that second call leaves close callbacks pointing
- * into the unloaded plugin (SEGV); never made, the context leaks.  This idle
- * handle waits for an iteration in which no handle of the loop is still
- * closing, then makes it.  (An idle handle, not a check handle: an active
- * idle handle makes the loop poll with a zero timeout instead of sleeping.) */
-typedef struct reaper {
-    uv_idle_t idle;
-    struct lws_context *ctx;
-} reaper_t;
-
-static void reap_walk(uv_handle_t *h, void *arg)
-{
-    if (uv_is_closing(h))
-        *(bool *)arg = true;
-}
-
-static void reap_closed(uv_handle_t *h) { free(h->data); }
-
-static void reap_idle(uv_idle_t *idle)
-{
-    reaper_t *rp = idle->data;
-    bool closing = false;
-    uv_walk(idle->loop, reap_walk, &closing);
-    if (closing)
-        return;
-    lws_context_destroy(rp->ctx);
-    uv_close((uv_handle_t *)idle, reap_closed);
-}
-
 /* ---- public API ----------------------------------------------------------- */
 
-/* lws_create_context() says only "failed": find out whether the port is the
- * reason, so that the daemon can print something useful. */
-static int probe_bind(const char *bind_addr, int port)
-{
-    struct sockaddr_in6 a6 = {0};
-    struct sockaddr_in a4 = {0};
-    struct sockaddr *sa;
-    socklen_t salen;
-    int fam;
-    if (bind_addr && inet_pton(AF_INET6, bind_addr, &a6.sin6_addr) == 1) {
-        a6.sin6_family = AF_INET6;
-        a6.sin6_port = htons((uint16_t)port);
-        sa = (struct sockaddr *)&a6, salen = sizeof(a6), fam = AF_INET6;
-    } else {
-        a4.sin_family = AF_INET;
-        a4.sin_port = htons((uint16_t)port);
-        if (bind_addr && inet_pton(AF_INET, bind_addr, &a4.sin_addr) != 1)
-            return CC_ECONFIG; /* not an address (lws would take an interface name) */
-        sa = (struct sockaddr *)&a4, salen = sizeof(a4), fam = AF_INET;
-    }
-    int fd = socket(fam, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -errno;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    int r = bind(fd, sa, salen) < 0 ? -errno : 0;
-    close(fd);
-    return r;
-}
 
 /* 0 when path looks like a PEM file.  lws's own failure on a bad file goes
  * through the trap described at lws_create_context() below (and leaks), so
@@ -1021,7 +961,7 @@ int cc_http_server_start(uv_loop_t *loop, const cc_http_config_t *cfg, cc_http_s
     }
 
     /* Find a taken port before lws does: its failure path is unsafe (below). */
-    int r = cfg->port ? probe_bind(cfg->bind, cfg->port) : 0;
+    int r = cfg->port ? cc__lws_probe_bind(cfg->bind, cfg->port) : 0;
     if (r < 0) {
         cc_log_error("http.start", "server=%s bind=%s port=%d err=%s msg=\"cannot listen\"",
                      cfg->server_name ? cfg->server_name : "http", cfg->bind ? cfg->bind : "*", cfg->port,
@@ -1083,7 +1023,7 @@ int cc_http_server_start(uv_loop_t *loop, const cc_http_config_t *cfg, cc_http_s
      * an unrelated fd reused meanwhile: one more reason to probe first.) */
     struct lws_vhost *vh = srv->ctx ? lws_get_vhost_by_name(srv->ctx, "default") : NULL;
     if (vh == NULL) {
-        r = cfg->port ? probe_bind(cfg->bind, cfg->port) : 0;
+        r = cfg->port ? cc__lws_probe_bind(cfg->bind, cfg->port) : 0;
         if (r == 0)
             r = CC_ECONFIG;
         cc_log_error("http.start", "server=%s port=%d err=%s msg=\"libwebsockets refused the configuration\"",
@@ -1136,22 +1076,14 @@ void cc_http_server_stop(cc_http_server_t *srv)
     /* lws closes the idle connections during its teardown, after srv is gone. */
     while (srv->idle_head)
         idle_remove(srv->idle_head);
-    /* With a foreign loop this only starts the teardown (see reap_idle): the
+    /* With a foreign loop this only starts the teardown (see edge/lws_loop.c): the
      * caller's loop must keep running (uv_run) until it is done. */
     if (srv->sweep)
         uv_close((uv_handle_t *)srv->sweep, sweep_closed);
     if (srv->done_idle) /* the done list is empty: stopping freed every request */
         uv_close((uv_handle_t *)srv->done_idle, sweep_closed);
-    lws_context_destroy(srv->ctx); /* first stage: closes lws's uv handles */
-    reaper_t *rp = malloc(sizeof(*rp));
-    if (rp != NULL) {
-        rp->ctx = srv->ctx;
-        uv_idle_init(srv->loop, &rp->idle);
-        rp->idle.data = rp;
-        uv_idle_start(&rp->idle, reap_idle);
-    } else {
+    if (cc__lws_context_destroy(srv->loop, srv->ctx) < 0)
         cc_log_error("http.stop", "server=%s msg=\"out of memory: the lws context leaks\"", srv->name);
-    }
     cc_log_info("http.stop", "server=%s port=%d", srv->name, srv->port);
     free(srv->routes);
     free(srv->tx);
