@@ -169,6 +169,8 @@ def main():
     ap.add_argument("--overlay-bin", default=os.path.join(ROOT, "build", "cartcast-overlay"))
     ap.add_argument("--json", help="write the result here too")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
+    ap.add_argument("--overlay-arg", action="append", default=[], metavar="ARG",
+                    help="extra argument for cartcast-overlay, repeatable (e.g. --overlay-arg=--fanout-threads=1)")
     ap.add_argument("--pin", action="store_true",
                     help="overlay on CPU 0, this client on CPU 1 (they do not take turns on one core)")
     a = ap.parse_args()
@@ -194,7 +196,7 @@ def main():
     ov = subprocess.Popen(pin + [a.overlay_bin, "--redis", redis.url, "--http-port", str(port), "--bind", "127.0.0.1",
                            "--operator-token", "%s=%s" % (TOKEN, STREAM), "--viewer-secret", "bench-secret-0123456789",
                            "--max-connections", str(a.conns + 100), "--max-conns-per-addr", str(a.conns + 100),
-                           "--ping-interval-s", "300", "--log-level", "warn"], stdout=log, stderr=subprocess.STDOUT)
+                           "--ping-interval-s", "300", "--log-level", "warn"] + a.overlay_arg, stdout=log, stderr=subprocess.STDOUT)
     stop = threading.Event()
 
     def fake_live():

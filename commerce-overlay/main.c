@@ -104,7 +104,7 @@ static int load_tokens_file(const char *path, ov_token_t **tokens, size_t *n, ch
 int main(int argc, char **argv)
 {
     int http_port = 8090, max_message = 4096, send_queue = 64, send_queue_kb = 1024, max_conns = 20000, sndbuf_kb = 0;
-    int max_per_addr = 200, ping_s = 20, max_qty = 10, buy_rate = 5, buy_window_ms = 10000, msg_rate = 50;
+    int max_per_addr = 200, ping_s = 20, fanout_threads = 0, max_qty = 10, buy_rate = 5, buy_window_ms = 10000, msg_rate = 50;
     int live_stale_ms = 5000, max_active = 32, maxlen = 10000, idem_ttl = 86400, grace_ms = 10000, block_ms = 1000;
     const char *bind = "0.0.0.0", *redis = "redis://127.0.0.1:6379", *log_level = "info", *secret = NULL;
     const char *node = NULL, *origin_url = "http://127.0.0.1:8080", *web_root = CC_SOURCE_DIR "/commerce-overlay/web";
@@ -132,6 +132,10 @@ int main(int argc, char **argv)
         {"send-queue-kb", CC_OPT_INT, &send_queue_kb, "KB", "bytes queued per viewer before it is dropped", 4, 65536},
         {"sndbuf-kb", CC_OPT_INT, &sndbuf_kb, "KB",
          "socket send buffer per viewer (0 = the kernel's autotuning, which may hold MBs for a slow viewer)", 0, 65536},
+        {"fanout-threads", CC_OPT_INT, &fanout_threads, "N",
+         "threads sharing the send()s of a broadcast to a big room, the event loop's included (0 = one per CPU, up "
+         "to 8; 1 = the event loop alone)",
+         0, 64},
         {"max-connections", CC_OPT_INT, &max_conns, "N", "viewer WebSockets in all (more: close 1013)", 1, 1000000},
         {"max-conns-per-addr", CC_OPT_INT, &max_per_addr, "N", "viewer WebSockets per client address (more: close 1013)",
          1, 1000000},
@@ -273,6 +277,7 @@ int main(int argc, char **argv)
     scfg.sndbuf = sndbuf_kb * 1024;
     scfg.max_conns_per_addr = (uint32_t)max_per_addr;
     scfg.ping_interval_s = (uint16_t)ping_s;
+    scfg.fanout_threads = (unsigned)fanout_threads;
     ov_server_callbacks_t cb;
     ov_app_server_callbacks(m.app, &cb);
     if ((r = ov_server_start(m.loop, &scfg, &cb, &m.srv)) < 0) {

@@ -223,6 +223,8 @@ struct ov_app {
     uint64_t fanout_lat[LAT_N + 1];
     double fanout_sum;
     uint64_t fanout_count;
+    ov_conn_t **room; /* broadcast()'s list of a stream's viewers, reused */
+    size_t room_cap;
 };
 
 static void xread_kick(ov_app_t *app);
@@ -242,13 +244,36 @@ static void stream_invalidate(ovs_t *st)
     st->hello_state = NULL;
 }
 
+/* msg to every viewer of st who has had its hello (later ones get the state
+ * in their hello).  The server writes the frame once for all of them. */
 static void broadcast(ovs_t *st, cc_buf_t *msg)
 {
     if (msg == NULL)
         return;
-    for (vconn_t *vc = st->conns; vc; vc = vc->next)
-        if (vc->c && vc->hello_sent)
-            ov_conn_send(vc->c, msg);
+    ov_app_t *app = st->app;
+    size_t n = 0;
+    for (vconn_t *vc = st->conns; vc; vc = vc->next) {
+        if (!vc->c || !vc->hello_sent)
+            continue;
+        if (n == app->room_cap) {
+            size_t cap = app->room_cap ? app->room_cap * 2 : 256;
+            ov_conn_t **r = realloc(app->room, cap * sizeof(*r));
+            if (r == NULL) { /* out of memory: one at a time, same result */
+                for (; vc; vc = vc->next)
+                    if (vc->c && vc->hello_sent)
+                        ov_conn_send(vc->c, msg);
+                break;
+            }
+            app->room = r;
+            app->room_cap = cap;
+        }
+        app->room[n++] = vc->c;
+    }
+    if (app->srv)
+        ov_server_broadcast(app->srv, app->room, n, msg);
+    else
+        for (size_t i = 0; i < n; i++)
+            ov_conn_send(app->room[i], msg);
 }
 
 static void send_to(vconn_t *vc, json_t *o)
@@ -2381,5 +2406,6 @@ void ov_app_free(ov_app_t *app)
         /* viewers were all closed by the server's stop */
         stream_free(st);
     }
+    free(app->room);
     free(app);
 }

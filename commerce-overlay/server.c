@@ -27,6 +27,7 @@
 #include <libwebsockets.h>
 
 #include "cartcast/err.h"
+#include "cartcast/fanout.h"
 #include "cartcast/log.h"
 #include "server.h"
 #include "edge/lws_loop.h"
@@ -35,6 +36,8 @@
 #define RESP_CHUNK (64 * 1024)  /* one lws_write of a response body */
 #define ADDR_BUCKETS 1024
 #define RX_PIECE 1024           /* lws rx buffer per connection; longer messages are reassembled */
+#define FANOUT_MIN_SLICE 256    /* viewers per thread below which a broadcast stays on the loop */
+#define FANOUT_MAX_AUTO 8       /* threads chosen by fanout_threads = 0 */
 
 typedef struct addr_count {
     struct addr_count *next;
@@ -53,6 +56,14 @@ struct ov_server {
     addr_count_t *addrs[ADDR_BUCKETS];
     uint8_t *scratch; /* LWS_PRE + the largest message written so far */
     size_t scratch_len;
+    cc_fanout_t *fanout; /* NULL: broadcasts stay on the loop thread */
+    /* ov_server_broadcast()'s working arrays, kept between broadcasts */
+    ov_conn_t **bc_conns; /* the viewers written directly */
+    int *bc_fds;
+    ssize_t *bc_res;      /* bytes sent, or -errno */
+    size_t bc_cap;
+    uint8_t *bc_frame;    /* the WebSocket frame: header + payload */
+    size_t bc_frame_cap;
     ov_server_stats_t st;
 };
 
@@ -562,23 +573,10 @@ static int on_writeable(struct lws *wsi, ov_conn_t *c)
     return 0;
 }
 
-int ov_conn_send(ov_conn_t *c, cc_buf_t *msg)
+/* Puts msg at the end of c's queue (written from the writable callback). */
+static int conn_enqueue(ov_conn_t *c, cc_buf_t *msg)
 {
     ov_server_t *s = c->srv;
-    if (s == NULL || c->close_code || c->wsi == NULL)
-        return CC_ESTATE;
-    /* Fast path: nothing queued and the socket takes more: write now.  A
-     * broadcast to 10,000 viewers then costs one send() each, instead of two
-     * epoll_ctl() (POLLOUT on, off), a loop iteration and lws's writable
-     * dispatch.  lws_send_pipe_choked() says 1 while lws still holds part of
-     * an earlier frame (a partial send), so frames never interleave. */
-    if (c->qlen == 0 && !lws_send_pipe_choked(c->wsi)) {
-        if (write_msg(s, c->wsi, msg) == 0)
-            return 0;
-        /* never lose a message silently: the viewer reconnects and gets a hello */
-        conn_start_close(c, OV_CLOSE_INTERNAL, "write failed");
-        return CC_ECLOSED;
-    }
     size_t cap = s->cfg.send_queue_msgs;
     if (c->qlen + 1 > cap || c->qbytes + msg->len > s->cfg.send_queue_bytes) {
         s->st.dropped_slow++;
@@ -598,6 +596,170 @@ int ov_conn_send(ov_conn_t *c, cc_buf_t *msg)
     if (c->qlen == 1)
         lws_callback_on_writable(c->wsi);
     return 0;
+}
+
+int ov_conn_send(ov_conn_t *c, cc_buf_t *msg)
+{
+    ov_server_t *s = c->srv;
+    if (s == NULL || c->close_code || c->wsi == NULL)
+        return CC_ESTATE;
+    /* Fast path: nothing queued and the socket takes more: write now.  A
+     * broadcast to 10,000 viewers then costs one send() each, instead of two
+     * epoll_ctl() (POLLOUT on, off), a loop iteration and lws's writable
+     * dispatch.  lws_send_pipe_choked() says 1 while lws still holds part of
+     * an earlier frame (a partial send), so frames never interleave. */
+    if (c->qlen == 0 && !lws_send_pipe_choked(c->wsi)) {
+        if (write_msg(s, c->wsi, msg) == 0)
+            return 0;
+        /* never lose a message silently: the viewer reconnects and gets a hello */
+        conn_start_close(c, OV_CLOSE_INTERNAL, "write failed");
+        return CC_ECLOSED;
+    }
+    return conn_enqueue(c, msg);
+}
+
+/* ---- broadcast ---------------------------------------------------------------- */
+
+/* A server-to-client text frame (RFC 6455 5.2: FIN, opcode 1, no mask) of
+ * msg into s->bc_frame; its length, or 0 when out of memory. */
+static size_t build_text_frame(ov_server_t *s, const cc_buf_t *msg)
+{
+    size_t need = 10 + msg->len;
+    if (s->bc_frame_cap < need) {
+        uint8_t *n = realloc(s->bc_frame, need);
+        if (n == NULL)
+            return 0;
+        s->bc_frame = n;
+        s->bc_frame_cap = need;
+    }
+    uint8_t *f = s->bc_frame;
+    size_t h = 0, len = msg->len;
+    f[h++] = 0x81;
+    if (len < 126) {
+        f[h++] = (uint8_t)len;
+    } else if (len < 65536) {
+        f[h++] = 126;
+        f[h++] = (uint8_t)(len >> 8);
+        f[h++] = (uint8_t)len;
+    } else {
+        f[h++] = 127;
+        for (int i = 7; i >= 0; i--)
+            f[h++] = (uint8_t)((uint64_t)len >> (8 * i));
+    }
+    memcpy(f + h, msg->data, len);
+    return h + len;
+}
+
+static int grow_broadcast_arrays(ov_server_t *s, size_t n)
+{
+    if (n <= s->bc_cap)
+        return 0;
+    size_t cap = s->bc_cap ? s->bc_cap : 1024;
+    while (cap < n)
+        cap *= 2;
+    ov_conn_t **c = realloc(s->bc_conns, cap * sizeof(*c));
+    if (c)
+        s->bc_conns = c;
+    int *fd = realloc(s->bc_fds, cap * sizeof(*fd));
+    if (fd)
+        s->bc_fds = fd;
+    ssize_t *res = realloc(s->bc_res, cap * sizeof(*res));
+    if (res)
+        s->bc_res = res;
+    if (c == NULL || fd == NULL || res == NULL)
+        return CC_ENOMEM;
+    s->bc_cap = cap;
+    return 0;
+}
+
+typedef struct direct_sends {
+    const uint8_t *frame;
+    size_t len;
+    const int *fds;
+    ssize_t *res;
+} direct_sends_t;
+
+/* A fan-out slice: plain send()s on distinct sockets, nothing else (it may
+ * run on a worker thread: no lws, no libuv, no shared state but its slice). */
+static void send_slice(void *ctx, size_t begin, size_t end)
+{
+    const direct_sends_t *d = ctx;
+    for (size_t i = begin; i < end; i++) {
+        ssize_t n = send(d->fds[i], d->frame, d->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        d->res[i] = n < 0 ? -errno : n;
+    }
+}
+
+/* After a direct send: the frame went out whole, in part, or not at all. */
+static void finish_direct_send(ov_server_t *s, ov_conn_t *c, cc_buf_t *msg, size_t frame_len, ssize_t sent)
+{
+    if (sent == (ssize_t)frame_len) {
+        s->st.msgs_out++;
+        s->st.bytes_out += msg->len;
+        return;
+    }
+    if (sent == -EAGAIN || sent == -EWOULDBLOCK || sent == -EINTR) {
+        /* Nothing written: the socket is full, so the queue takes it. */
+        conn_enqueue(c, msg);
+        return;
+    }
+    if (sent > 0) {
+        /* Part of the frame is on the wire: lws must send the rest before
+         * anything else on this socket (its pings and pongs included), which
+         * it does with data given as LWS_WRITE_RAW (buffered when the socket
+         * is full, flushed first on POLLOUT).  lws_send_pipe_choked() is
+         * called for its side effect: it clears lws's back-to-back-write
+         * guard, which an earlier write in this loop turn may have set. */
+        size_t rest = frame_len - (size_t)sent;
+        if (s->scratch_len < rest) {
+            uint8_t *n = realloc(s->scratch, LWS_PRE + rest);
+            if (n == NULL) {
+                conn_start_close(c, OV_CLOSE_INTERNAL, "out of memory");
+                return;
+            }
+            s->scratch = n;
+            s->scratch_len = rest;
+        }
+        memcpy(s->scratch + LWS_PRE, s->bc_frame + sent, rest);
+        if (lws_send_pipe_choked(c->wsi) < 0) /* never: it answers 0 or 1 */
+            return;
+        if (lws_write(c->wsi, s->scratch + LWS_PRE, rest, LWS_WRITE_RAW) == (int)rest) {
+            s->st.msgs_out++;
+            s->st.bytes_out += msg->len;
+            return;
+        }
+    }
+    /* never lose a message silently: the viewer reconnects and gets a hello */
+    conn_start_close(c, OV_CLOSE_INTERNAL, "write failed");
+}
+
+void ov_server_broadcast(ov_server_t *s, ov_conn_t *const *conns, size_t n, cc_buf_t *msg)
+{
+    size_t frame_len = 0;
+    if (n == 0 || (frame_len = build_text_frame(s, msg)) == 0 || grow_broadcast_arrays(s, n) < 0) {
+        for (size_t i = 0; i < n; i++)
+            ov_conn_send(conns[i], msg);
+        return;
+    }
+    /* Viewers with nothing waiting (ours or lws's) get the frame directly;
+     * the others keep their order through the queue. */
+    size_t direct = 0;
+    for (size_t i = 0; i < n; i++) {
+        ov_conn_t *c = conns[i];
+        if (c->srv != s || c->close_code || c->wsi == NULL)
+            continue;
+        if (c->qlen > 0 || lws_partial_buffered(c->wsi)) {
+            conn_enqueue(c, msg);
+            continue;
+        }
+        s->bc_conns[direct] = c;
+        s->bc_fds[direct] = lws_get_socket_fd(c->wsi);
+        direct++;
+    }
+    direct_sends_t d = {s->bc_frame, frame_len, s->bc_fds, s->bc_res};
+    cc_fanout_run(s->fanout, direct, FANOUT_MIN_SLICE, send_slice, &d);
+    for (size_t i = 0; i < direct; i++)
+        finish_direct_send(s, s->bc_conns[i], msg, frame_len, s->bc_res[i]);
 }
 
 void ov_conn_close(ov_conn_t *c, int code, const char *reason)
@@ -749,6 +911,15 @@ int ov_server_start(uv_loop_t *loop, const ov_server_config_t *cfg, const ov_ser
     s->loop = loop;
     s->cfg = *cfg;
     s->cb = *cb;
+    unsigned threads = cfg->fanout_threads;
+    if (threads == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cpus < 1 ? 1 : cpus > FANOUT_MAX_AUTO ? FANOUT_MAX_AUTO : (unsigned)cpus;
+    }
+    if (threads > 1 && (r = cc_fanout_create(threads, &s->fanout)) < 0) {
+        free(s);
+        return r;
+    }
     lws_set_log_level(getenv("CC_LWS_DEBUG") ? 0x7ff : LLL_ERR | LLL_WARN, lws_log_to_cc);
     retry_policy.secs_since_valid_ping = cfg->ping_interval_s;
     retry_policy.secs_since_valid_hangup = (uint16_t)(cfg->ping_interval_s * 2 + 5);
@@ -772,6 +943,7 @@ int ov_server_start(uv_loop_t *loop, const ov_server_config_t *cfg, const ov_ser
     s->ctx = lws_create_context(&info);
     struct lws_vhost *vh = s->ctx ? lws_get_vhost_by_name(s->ctx, "default") : NULL;
     if (vh == NULL) {
+        cc_fanout_destroy(s->fanout);
         free(s);
         return CC_ECONFIG;
     }
@@ -823,6 +995,11 @@ void ov_server_stop(ov_server_t *s)
         }
     }
     cc__lws_context_destroy(s->loop, s->ctx);
+    cc_fanout_destroy(s->fanout);
     free(s->scratch);
+    free(s->bc_conns);
+    free(s->bc_fds);
+    free(s->bc_res);
+    free(s->bc_frame);
     free(s);
 }

@@ -19,7 +19,9 @@
  *    that does not fit drops the queue and closes the connection with 4008
  *    ("slow client"); if the close frame cannot be written within 10 s the
  *    socket is cut.
- * Single-threaded: everything runs on the loop thread. */
+ * Single-threaded: everything runs on the loop thread, except the send()s of
+ * a big broadcast, which ov_server_broadcast() spreads over worker threads
+ * while the loop thread waits for them (no lws or libuv call off the loop). */
 #ifndef CARTCAST_OVERLAY_SERVER_H
 #define CARTCAST_OVERLAY_SERVER_H
 
@@ -68,6 +70,8 @@ typedef struct ov_server_config {
     int sndbuf;               /* SO_SNDBUF of each WebSocket (bytes), 0 = the kernel's autotuning.
                                  Bounds what the kernel holds for a slow viewer, so the
                                  per-connection queue (and 4008) is what decides. */
+    unsigned fanout_threads;  /* threads sharing a big broadcast's send()s, the loop's included
+                                 (0 = one per online CPU, at most 8; 1 = the loop alone) */
 } ov_server_config_t;
 
 void ov_server_config_default(ov_server_config_t *cfg);
@@ -114,6 +118,16 @@ int ov_http_respond_error(ov_http_t *r, int status, const char *code, const char
 /* 0; CC_ELIMIT when the queue overflowed (the connection is being dropped
  * with 4008: later sends are ignored); CC_ESTATE once closing. */
 int ov_conn_send(ov_conn_t *c, cc_buf_t *msg);
+/* Sends msg to every connection of conns[0..n) (a cue or chat tick to a
+ * room): the same as ov_conn_send() on each, but the WebSocket frame is built
+ * once and, for every viewer with nothing queued, written with one send()
+ * straight from the frame, the send()s shared out over the fan-out threads
+ * (include/cartcast/fanout.h).  A viewer whose socket takes only part of the
+ * frame has the rest buffered in lws (flushed before anything else on that
+ * connection); one whose socket is full, or who already has messages waiting,
+ * gets it through the queue as with ov_conn_send().  conns may hold
+ * connections that are closing: they are skipped. */
+void ov_server_broadcast(ov_server_t *s, ov_conn_t *const *conns, size_t n, cc_buf_t *msg);
 /* Queues a close with code and a short reason (<= 120 bytes). */
 void ov_conn_close(ov_conn_t *c, int code, const char *reason);
 void ov_conn_set_data(ov_conn_t *c, void *data);

@@ -9,3 +9,8 @@ set_tests_properties(overlay_ws PROPERTIES LABELS integration TIMEOUT 300
 add_test(NAME overlay_timeline COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/integration/test_overlay_timeline.py)
 set_tests_properties(overlay_timeline PROPERTIES LABELS integration TIMEOUT 300
                      ENVIRONMENT "CC_BUILD_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
+#  overlay_broadcast 800 raw-socket viewers, --fanout-threads 3: every frame whole and in order,
+#                    stalled viewers (partial sends) included; a viewer that never reads gets 4008
+add_test(NAME overlay_broadcast COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/integration/test_overlay_broadcast.py)
+set_tests_properties(overlay_broadcast PROPERTIES LABELS integration TIMEOUT 300
+                     ENVIRONMENT "CC_BUILD_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
