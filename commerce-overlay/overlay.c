@@ -33,7 +33,7 @@
 #include "lua.h"
 #include "overlay.h"
 
-#define MAX_STREAMS 26     /* 7 + 2 x (streams + 2) XREAD arguments within CC_REDIS_ARGS_MAX */
+#define MAX_STREAMS 4096   /* streams followed at once: a bound on the state one overlay keeps */
 #define MAX_CUES 64        /* per stream, in memory (config max_active_cues <= this) */
 #define VIEWER_BUCKETS 4096
 #define STREAM_IDLE_MS 30000
@@ -984,26 +984,30 @@ static void xread_kick(ov_app_t *app)
         return;
     }
     app->xread_stale = false;
-    cc_redis_args_t a;
-    cc_redis_args_init(&a);
-    cc_redis_args_add(&a, "XREAD");
-    cc_redis_args_add(&a, "COUNT");
-    cc_redis_args_add(&a, "512");
-    cc_redis_args_add(&a, "BLOCK");
-    cc_redis_args_addi(&a, app->cfg.block_ms);
-    cc_redis_args_add(&a, "STREAMS");
+    /* One blocking read for every stream this overlay follows, however many:
+     * each ready stream's cues, then the shared stock and events streams. */
+    size_t ready = 0;
     for (ovs_t *st = app->streams; st; st = st->next)
-        if (st->state == ST_READY)
-            cc_redis_args_add(&a, st->k_cues);
-    cc_redis_args_add(&a, STOCK_KEY);
-    cc_redis_args_add(&a, EVENTS_KEY);
-    for (ovs_t *st = app->streams; st; st = st->next)
-        if (st->state == ST_READY)
-            cc_redis_args_add(&a, st->last_id);
-    cc_redis_args_add(&a, app->stock_id);
-    cc_redis_args_add(&a, app->events_id);
-    a.timeout_ms = (uint32_t)app->cfg.block_ms + 2000;
-    int rc = cc_redis_send(app->blk, &a, on_xread, app);
+        ready += st->state == ST_READY;
+    const char **keys = malloc((ready + 2) * sizeof(*keys));
+    const char **ids = malloc((ready + 2) * sizeof(*ids));
+    int rc = CC_ENOMEM;
+    if (keys && ids) {
+        size_t k = 0;
+        for (ovs_t *st = app->streams; st; st = st->next) {
+            if (st->state == ST_READY) {
+                keys[k] = st->k_cues;
+                ids[k++] = st->last_id;
+            }
+        }
+        keys[k] = STOCK_KEY;
+        ids[k++] = app->stock_id;
+        keys[k] = EVENTS_KEY;
+        ids[k++] = app->events_id;
+        rc = cc_redis_xread(app->blk, 512, app->cfg.block_ms, k, keys, ids, on_xread, app);
+    }
+    free(keys);
+    free(ids);
     if (rc < 0) {
         cc_log_warn("overlay.xread", "err=%s", cc_err_name(rc));
         uv_timer_start(&app->retry_timer, on_retry_timer, 200, 0);

@@ -636,6 +636,43 @@ int cc_redis_send_argv(cc_redis_t *r, int argc, const char *const *argv, const s
     return rc;
 }
 
+int cc_redis_xread(cc_redis_t *r, int count, int block_ms, size_t n, const char *const *keys, const char *const *ids,
+                   cc_redis_cb cb, void *data)
+{
+    if (n == 0 || n > 100000 || count < 0 || block_ms < 0)
+        return CC_EINVAL;
+    size_t argc = 6 + 2 * n, k = 0;
+    const char **argv = malloc(argc * sizeof(*argv));
+    size_t *argvlen = malloc(argc * sizeof(*argvlen));
+    if (argv == NULL || argvlen == NULL) {
+        free(argv);
+        free(argvlen);
+        return CC_ENOMEM;
+    }
+    char count_s[24], block_s[24];
+    snprintf(count_s, sizeof(count_s), "%d", count);
+    snprintf(block_s, sizeof(block_s), "%d", block_ms);
+    argv[k++] = "XREAD";
+    if (count > 0) {
+        argv[k++] = "COUNT";
+        argv[k++] = count_s;
+    }
+    argv[k++] = "BLOCK";
+    argv[k++] = block_s;
+    argv[k++] = "STREAMS";
+    for (size_t i = 0; i < n; i++)
+        argv[k++] = keys[i];
+    for (size_t i = 0; i < n; i++)
+        argv[k++] = ids[i];
+    for (size_t i = 0; i < k; i++)
+        argvlen[i] = strlen(argv[i]);
+    /* hiredis formats the command before this returns: the vectors can go. */
+    int rc = cc_redis_send_argv(r, (int)k, argv, argvlen, (uint32_t)block_ms + 2000, cb, data);
+    free(argv);
+    free(argvlen);
+    return rc;
+}
+
 int cc_redis_command(cc_redis_t *r, cc_redis_cb cb, void *data, const char *fmt, ...)
 {
     size_t w = strspn(fmt, " ");

@@ -21,7 +21,6 @@
 
 #define TICK_MS 20           /* how often live edges are checked: parts are >= 100 ms apart */
 #define BLOCK_MS 500
-#define MAX_READ_STREAMS 29  /* 6 + 2 x streams XREAD arguments within CC_REDIS_ARGS_MAX */
 
 typedef struct cc_timeline cc_timeline_t;
 
@@ -248,25 +247,29 @@ static void read_kick(cc_timeline_t *t)
 {
     if (t->stopping || t->reading || !cc_redis_ready(t->blk))
         return;
-    cc_redis_args_t a;
-    cc_redis_args_init(&a);
-    cc_redis_args_add(&a, "XREAD");
-    cc_redis_args_add(&a, "BLOCK");
-    cc_redis_args_addi(&a, BLOCK_MS);
-    cc_redis_args_add(&a, "STREAMS");
-    tl_stream_t *sel[MAX_READ_STREAMS];
-    int n = 0;
-    for (tl_stream_t *s = t->streams; s && n < MAX_READ_STREAMS; s = s->next)
-        if (s->loaded && !s->gone)
-            sel[n++] = s;
+    /* One blocking read over the cue streams of every stream with a loaded
+     * timeline, however many. */
+    size_t n = 0;
+    for (tl_stream_t *s = t->streams; s; s = s->next)
+        n += s->loaded && !s->gone;
     if (n == 0)
         return; /* the next load kicks again */
-    for (int i = 0; i < n; i++)
-        cc_redis_args_add(&a, sel[i]->k_cues);
-    for (int i = 0; i < n; i++)
-        cc_redis_args_add(&a, sel[i]->last_id);
-    a.timeout_ms = BLOCK_MS + 2000;
-    if (cc_redis_send(t->blk, &a, on_read, t) == 0)
+    const char **keys = malloc(n * sizeof(*keys));
+    const char **ids = malloc(n * sizeof(*ids));
+    int rc = CC_ENOMEM;
+    if (keys && ids) {
+        size_t k = 0;
+        for (tl_stream_t *s = t->streams; s; s = s->next) {
+            if (s->loaded && !s->gone) {
+                keys[k] = s->k_cues;
+                ids[k++] = s->last_id;
+            }
+        }
+        rc = cc_redis_xread(t->blk, 0, BLOCK_MS, k, keys, ids, on_read, t);
+    }
+    free(keys);
+    free(ids);
+    if (rc == 0)
         t->reading = true;
     else
         uv_timer_start(&t->retry, on_retry, 200, 0);

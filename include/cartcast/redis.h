@@ -180,6 +180,11 @@ int cc_redis_send(cc_redis_t *r, const cc_redis_args_t *a, cc_redis_cb cb, void 
  * thousands of arguments); timeout_ms 0 = the client's. */
 int cc_redis_send_argv(cc_redis_t *r, int argc, const char *const *argv, const size_t *argvlen, uint32_t timeout_ms,
                        cc_redis_cb cb, void *data);
+/* XREAD [COUNT count] BLOCK block_ms STREAMS keys[0..n) ids[0..n): one
+ * blocking read over any number of streams (count 0 = no COUNT), with a
+ * timeout of block_ms + 2 s.  Same rules as cc_redis_send. */
+int cc_redis_xread(cc_redis_t *r, int count, int block_ms, size_t n, const char *const *keys, const char *const *ids,
+                   cc_redis_cb cb, void *data);
 /* hiredis format string ("%s", "%b" = pointer + size_t length, "%d"...); for
  * fixed commands.  Same rules as cc_redis_send, with the client's timeout. */
 int cc_redis_command(cc_redis_t *r, cc_redis_cb cb, void *data, const char *fmt, ...);

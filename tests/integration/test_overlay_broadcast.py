@@ -33,7 +33,7 @@ class RawViewer:
     """A WebSocket viewer on a plain socket: handshake, then unmasked server
     frames parsed from whatever bytes have arrived."""
 
-    def __init__(self, port, rcvbuf=None):
+    def __init__(self, port, rcvbuf=None, stream=S):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:
             # before connect(), so the window is negotiated small
@@ -42,7 +42,7 @@ class RawViewer:
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall(("GET /v1/streams/%s/ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
                            "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
-                           % (S, port, key)).encode())
+                           % (stream, port, key)).encode())
         self.buf = b""
         self.head_done = False
         self.msgs = []
@@ -131,9 +131,9 @@ def pump(viewers, seconds):
 
 
 class BroadcastTest(cc.RedisTestCase):
-    def start(self, extra):
+    def start(self, extra, streams=(S,)):
         self.redis = self.redis_server()
-        ov = cc.Overlay(self.workdir, self.redis.url, {TOKEN: S},
+        ov = cc.Overlay(self.workdir, self.redis.url, {TOKEN: "*"},
                         extra=["--fanout-threads", "3", "--max-conns-per-addr", "5000", "--max-connections", "5000",
                                "--ping-interval-s", "300", "--max-active-cues", "64"] + extra)
         self.daemons.append(ov)
@@ -144,8 +144,9 @@ class BroadcastTest(cc.RedisTestCase):
             start = int(time.time() * 1000) - 10000
             while not self.stop_live.is_set():
                 now = int(time.time() * 1000)
-                live.call("HSET", "cc:{stream:%s}:live" % S, "pdt_ms", now, "media_ms", now - start,
-                          "start_pdt_ms", start, "msn", 1, "part", 0, "part_seq", 1, "updated_ms", now, "live", 1)
+                live.pipeline([["HSET", "cc:{stream:%s}:live" % name, "pdt_ms", now, "media_ms", now - start,
+                                "start_pdt_ms", start, "msn", 1, "part", 0, "part_seq", 1, "updated_ms", now, "live", 1]
+                               for name in streams])
                 self.stop_live.wait(0.2)
             live.close()
 
@@ -156,8 +157,8 @@ class BroadcastTest(cc.RedisTestCase):
     def redis_server_client(self):
         return cc.Resp(self.redis.port)
 
-    def open_viewers(self, ov, n, rcvbuf=None):
-        viewers = [RawViewer(ov.http_port, rcvbuf) for _ in range(n)]
+    def open_viewers(self, ov, n, rcvbuf=None, stream=S):
+        viewers = [RawViewer(ov.http_port, rcvbuf, stream) for _ in range(n)]
         self.addCleanup(lambda: [v.close() for v in viewers])
         return viewers
 
@@ -235,6 +236,30 @@ class BroadcastTest(cc.RedisTestCase):
         self.assertLess(len(got), len(expected))
         self.assertEqual(got, expected[:len(got)], "a prefix of the broadcasts, each whole")
         self.assertEqual(ov.metric("cartcast_overlay_dropped_slow_clients_total"), 1)
+
+    def test_one_overlay_follows_many_streams(self):
+        # One blocking XREAD covers every stream's cues (cc_redis_xread): no
+        # cap from a fixed argument array (it was 26 streams).
+        names = ["room%02d" % i for i in range(60)]
+        ov = self.start([], streams=names)
+        viewers = []
+        for name in names:
+            viewers += self.open_viewers(ov, 1, stream=name)
+        self.wait_hellos(viewers)
+        ids = {}
+        for name in (names[0], names[29], names[-1]):
+            st, cue, _ = ov.rest("POST", "/v1/streams/%s/cues" % name, TOKEN,
+                                 {"kind": "product", "product": {"sku": "MUG", "title": "Mug", "price": 100,
+                                                                 "currency": "EUR"}})
+            self.assertEqual(st, 201, cue)
+            ids[name] = cue["id"]
+        deadline = time.time() + 15
+        while time.time() < deadline and any(not viewers[names.index(n)].cue_events() for n in ids):
+            pump(viewers, 0.2)
+        for name, v in zip(names, viewers):
+            want = [("cue", ids[name])] if name in ids else []
+            self.assertEqual(v.cue_events(), want, name)
+        self.assertEqual(ov.metric("cartcast_overlay_streams_watched"), len(names))
 
 
 if __name__ == "__main__":
