@@ -1130,7 +1130,6 @@ static int on_ws_open(ov_conn_t *c, const char *path, const char *query, void *d
     vc->refs = 1;
     vc->tokens = app->cfg.msg_rate;
     vc->tokens_at = now_ms();
-    ov_chat_member_init(&vc->chat, vc, vc->viewer, query); /* the display name: ?name= */
     /* ?viewer=TOKEN keeps an identity across reconnects, if it is ours. */
     const char *q = strstr(query, "viewer=");
     bool have = false;
@@ -1150,6 +1149,7 @@ static int on_ws_open(ov_conn_t *c, const char *path, const char *query, void *d
         free(vc);
         return OV_CLOSE_INTERNAL;
     }
+    ov_chat_member_init(&vc->chat, vc, vc->viewer, query); /* the display name: ?name= */
     vc->next = st->conns;
     if (st->conns)
         st->conns->prev = vc;

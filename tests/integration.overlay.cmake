@@ -9,3 +9,8 @@ set_tests_properties(overlay_ws PROPERTIES LABELS integration TIMEOUT 300
 add_test(NAME overlay_timeline COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/integration/test_overlay_timeline.py)
 set_tests_properties(overlay_timeline PROPERTIES LABELS integration TIMEOUT 300
                      ENVIRONMENT "CC_BUILD_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
+# Chat and moderation (docs/chat.md): Node `ws` viewers on two overlays, a real
+# redis-server and a review hook served by the test.
+add_test(NAME chat_ws COMMAND node ${CMAKE_SOURCE_DIR}/tests/integration/test_chat_ws.mjs)
+set_tests_properties(chat_ws PROPERTIES LABELS integration TIMEOUT 300
+                     ENVIRONMENT "CC_BUILD_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
