@@ -1536,7 +1536,7 @@ int ov_chat_http(ov_chat_t *chat, ov_http_t *req, const char *stream, const char
         cc_redis_args_addi(&a, HISTORY_MAX);
         rc = cc_redis_send(chat->cmd, &a, on_state_read, x);
     } else if (route == R_LOG) {
-        /* ?count=N (1-1000, default 100) &after=ID (exclusive) */
+        /* ?count=N (1-1000, default 100) &after=ID (exclusive), oldest first */
         const char *q = ov_http_query(req), *c = strstr(q, "count="), *af = strstr(q, "after=");
         long count = c ? strtol(c + 6, NULL, 10) : 100;
         char after[48] = "-";
@@ -1552,13 +1552,20 @@ int ov_chat_http(ov_chat_t *chat, ov_http_t *req, const char *stream, const char
             }
             snprintf(after, sizeof(after), "(%.*s", (int)n, af + 6);
         }
+        /* ?latest=N: the newest N, newest first (the operator page) */
+        const char *lt = strstr(q, "latest=");
+        if (lt)
+            count = strtol(lt + 7, NULL, 10);
         if (count < 1 || count > 1000) {
             rest_done(x);
-            respond_validation(req, "count: must be 1-1000");
+            respond_validation(req, lt ? "latest: must be 1-1000" : "count: must be 1-1000");
             return 1;
         }
-        rc = cc_redis_command(chat->cmd, on_log_read, x, "XRANGE %s %s + COUNT %ld", room->keys[K_MODLOG], after,
-                              count);
+        if (lt)
+            rc = cc_redis_command(chat->cmd, on_log_read, x, "XREVRANGE %s + - COUNT %ld", room->keys[K_MODLOG], count);
+        else
+            rc = cc_redis_command(chat->cmd, on_log_read, x, "XRANGE %s %s + COUNT %ld", room->keys[K_MODLOG], after,
+                                  count);
     } else {
         static const char *const allowed[] = {[R_SETTINGS] = " slow_ms hold_all ", [R_TERMS] = " terms ",
                                               [R_VIEWER] = " duration_s "};
