@@ -3,4 +3,6 @@
 #define CARTCAST_OVERLAY_LUA_H
 extern const char ov_lua_state[], ov_lua_create[], ov_lua_end[], ov_lua_poll[], ov_lua_vote[], ov_lua_buy[],
     ov_lua_stock_set[]; /* commerce-overlay/orders/lua/stock_set.lua */
+/* chat and moderation (chat.c, docs/chat.md) */
+extern const char ov_lua_chat_state[], ov_lua_chat_send[], ov_lua_chat_mod[];
 #endif

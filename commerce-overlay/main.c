@@ -109,7 +109,11 @@ int main(int argc, char **argv)
     const char *bind = "0.0.0.0", *redis = "redis://127.0.0.1:6379", *log_level = "info", *secret = NULL;
     const char *node = NULL, *origin_url = "http://127.0.0.1:8080", *web_root = CC_SOURCE_DIR "/commerce-overlay/web";
     const char *hlsjs = CC_SOURCE_DIR "/node_modules/hls.js/dist/hls.min.js", *tokens_file = NULL;
-    cc_strlist_t token_specs = {0};
+    cc_strlist_t token_specs = {0}, mod_specs = {0};
+    /* chat and moderation (docs/chat.md) */
+    ov_chat_config_t chat;
+    ov_chat_config_default(&chat);
+    const char *review_fallback = "allow";
     const cc_option_t options[] = {
         {"http-port", CC_OPT_INT, &http_port, "N", "HTTP + WebSocket port (REST, pages, /metrics, /v1/streams/NAME/ws)", 0,
          65535},
@@ -153,13 +157,33 @@ int main(int argc, char **argv)
         {"idempotency-ttl-s", CC_OPT_INT, &idem_ttl, "S", "how long an Idempotency-Key is remembered", 60, 2592000},
         {"cue-grace-ms", CC_OPT_INT, &grace_ms, "MS", "a cue stays buyable this long after its end", 0, 600000},
         {"block-ms", CC_OPT_INT, &block_ms, "MS", "XREAD BLOCK time", 10, 60000},
+        {"moderator-token", CC_OPT_LIST, &mod_specs, "TOKEN=STREAM[,STREAM...]",
+         "a moderator token: chat moderation of those streams only, no cues (* = every stream); repeatable", 0, 0},
+        {"chat-max-chars", CC_OPT_INT, &chat.max_chars, "N", "characters (code points) in one chat message", 1,
+         OV_CHAT_TEXT_MAX_CHARS},
+        {"chat-rate", CC_OPT_INT, &chat.rate, "N", "chat messages per viewer connection per 10 s", 1, 1000},
+        {"chat-history", CC_OPT_INT, &chat.history, "N", "chat messages a viewer gets in hello", 0, 200},
+        {"chat-tick-ms", CC_OPT_INT, &chat.tick_ms, "MS",
+         "chat batching tick: one frame per viewer per tick (0 = one frame per message)", 0, 1000},
+        {"chat-stream-maxlen", CC_OPT_INT, &chat.stream_maxlen, "N", "entries kept in each chat stream (MAXLEN ~)", 100,
+         10000000},
+        {"modlog-maxlen", CC_OPT_INT, &chat.modlog_maxlen, "N", "entries kept in each moderation log (MAXLEN ~)", 100,
+         100000000},
+        {"chat-held-max", CC_OPT_INT, &chat.held_max, "N", "held messages (and open questions) per stream", 1, 100000},
+        {"chat-review-url", CC_OPT_STRING, &chat.review_url, "URL",
+         "review hook: every chat message is POSTed here (http://HOST[:PORT]/PATH) for allow/deny/replace", 0, 0},
+        {"chat-review-timeout-ms", CC_OPT_INT, &chat.review_timeout_ms, "MS",
+         "how long the review hook may take before the fallback applies", 10, 10000},
+        {"chat-review-fallback", CC_OPT_STRING, &review_fallback, "allow|deny",
+         "what happens to a message when the review hook does not answer in time (or answers nonsense)", 0, 0},
         {"log-level", CC_OPT_STRING, &log_level, "LEVEL", "debug, info, warn or error", 0, 0},
     };
     const cc_program_t prog = {
         "cartcast-overlay",
         "The live-shopping sidecar: operators pin product cards, buy buttons, polls and countdowns over REST\n"
         "(POST /v1/streams/NAME/cues); viewers get them over ws://HOST:PORT/v1/streams/NAME/ws in sync with the\n"
-        "video, buy and vote.  Redis carries everything between overlays, the origin and the order service.",
+        "video, buy, vote and chat (moderated: docs/chat.md).  Redis carries everything between overlays, the\n"
+        "origin and the order service.",
         options, sizeof(options) / sizeof(options[0])};
 
     char err[512];
@@ -205,6 +229,39 @@ int main(int argc, char **argv)
         }
         tokens = nt;
         tokens[ntokens++] = t;
+    }
+    for (size_t i = 0; i < mod_specs.count; i++) {
+        ov_token_t t;
+        char why[256];
+        if (ov_token_parse(mod_specs.items[i], &t, why, sizeof(why)) < 0) {
+            fprintf(stderr, "cartcast-overlay: --moderator-token #%zu: %s\n", i + 1, why);
+            exit_code = 2;
+            goto out;
+        }
+        t.moderator = 1;
+        ov_token_t *nt = realloc(tokens, (ntokens + 1) * sizeof(*nt));
+        if (nt == NULL) {
+            ov_token_free(&t);
+            exit_code = 1;
+            goto out;
+        }
+        tokens = nt;
+        tokens[ntokens++] = t;
+    }
+    if (strcmp(review_fallback, "allow") != 0 && strcmp(review_fallback, "deny") != 0) {
+        fprintf(stderr, "cartcast-overlay: --chat-review-fallback must be allow or deny, got '%s'\n", review_fallback);
+        exit_code = 2;
+        goto out;
+    }
+    chat.review_fallback_deny = strcmp(review_fallback, "deny") == 0;
+    if (chat.review_url && chat.review_url[0] == '\0')
+        chat.review_url = NULL;
+    if (chat.review_url && (strncmp(chat.review_url, "http://", 7) != 0 || chat.review_url[7] == '\0' ||
+                            strcspn(chat.review_url, " \t\r\n") != strlen(chat.review_url))) {
+        fprintf(stderr, "cartcast-overlay: --chat-review-url must be http://HOST[:PORT]/PATH (plain HTTP: put the hook "
+                        "next to the overlay), got '%s'\n", chat.review_url);
+        exit_code = 2;
+        goto out;
     }
     if (tokens_file && load_tokens_file(tokens_file, &tokens, &ntokens, err, sizeof(err)) < 0) {
         fprintf(stderr, "cartcast-overlay: %s\n", err);
@@ -258,6 +315,8 @@ int main(int argc, char **argv)
     cfg.origin_url = origin_url;
     cfg.web_root = web_root;
     cfg.hlsjs = hlsjs;
+    chat.block_ms = block_ms;
+    cfg.chat = chat;
     signal(SIGPIPE, SIG_IGN);
 
     m.loop = uv_default_loop();
@@ -309,6 +368,7 @@ out:
         ov_token_free(&tokens[i]);
     free(tokens);
     cc_strlist_free(&token_specs);
+    cc_strlist_free(&mod_specs);
     cc_config_release();
     return exit_code;
 }

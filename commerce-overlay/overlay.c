@@ -28,6 +28,7 @@
 
 #include "cartcast/err.h"
 #include "cartcast/log.h"
+#include "chat.h"
 #include "cue.h"
 #include "ident.h"
 #include "lua.h"
@@ -182,6 +183,7 @@ typedef struct ovs {
     size_t nstock;
     cc_buf_t *hello_state; /* cached "\"stream\":...,\"cues\":[...],...": rebuilt after any change */
     int64_t idle_since;
+    ov_chat_room_t *chat;  /* chat.c; NULL when the chat has no room left for it */
 } ovs_t;
 
 struct vconn {
@@ -196,6 +198,7 @@ struct vconn {
     int64_t tokens_at;
     char viewer[OV_VIEWER_ID_LEN + 1];
     char token[OV_VIEWER_TOKEN_LEN + 1];
+    ov_chat_member_t chat; /* chat.c: display name, chat rate */
 };
 
 #define LAT_N 12
@@ -208,6 +211,7 @@ struct ov_app {
     cc_redis_t *cmd, *blk;
     ovs_t *streams;
     size_t nstreams;
+    ov_chat_t *chat; /* chat and moderation (chat.c) */
     vconn_t *viewers[VIEWER_BUCKETS];
     /* the blocking reader */
     bool ids_ready, ids_loading, xread_busy, xread_stale, stopping;
@@ -325,6 +329,7 @@ static stock_t *stock_find(ovs_t *st, const char *sku)
 
 static void stream_free(ovs_t *st)
 {
+    ov_chat_room_free(st->chat);
     for (size_t i = 0; i < st->ncues; i++)
         cue_free(st->cues[i]);
     cc_buf_unref(st->hello_state);
@@ -556,6 +561,12 @@ static cc_buf_t *hello_state(ovs_t *st)
 static void send_hello(vconn_t *vc)
 {
     ov_app_t *app = vc->app;
+    if (vc->st->chat && !ov_chat_room_ready(vc->st->chat))
+        return; /* the chat's own load calls back (chat_room_ready) */
+    if (vc->c && vc->st->chat && ov_chat_member_banned(vc->st->chat, &vc->chat)) {
+        ov_conn_close(vc->c, OV_CLOSE_BANNED, "banned");
+        return;
+    }
     cc_buf_t *shared = hello_state(vc->st);
     if (vc->c == NULL || shared == NULL)
         return;
@@ -565,12 +576,17 @@ static void send_hello(vconn_t *vc)
                      "\"limits\":{\"max_message\":%d,\"max_qty\":%d,\"buys_per_window\":%d,\"window_ms\":%d},",
                      now_ms(), vc->viewer, vc->token, (int)CC_VIEWER_MSG_MAX, app->cfg.max_qty, app->cfg.buy_rate,
                      app->cfg.buy_window_ms);
-    cc_buf_t *b = cc_buf_new((size_t)n + shared->len + 1);
+    cc_dynbuf_t d;
+    cc_dynbuf_init(&d, 16u << 20);
+    int rc = cc_dynbuf_append(&d, head, (size_t)n);
+    rc |= cc_dynbuf_append(&d, shared->data, shared->len);
+    if (vc->st->chat)
+        rc |= ov_chat_hello(vc->st->chat, &vc->chat, &d); /* ,"chat":{...} */
+    rc |= cc_dynbuf_append(&d, "}", 1);
+    cc_buf_t *b = rc == 0 ? cc_dynbuf_take(&d) : NULL;
+    cc_dynbuf_free(&d);
     if (b == NULL)
         return;
-    memcpy(b->data, head, (size_t)n);
-    memcpy(b->data + n, shared->data, shared->len);
-    b->data[n + shared->len] = '}';
     vc->hello_sent = true;
     ov_conn_send(vc->c, b);
     cc_buf_unref(b);
@@ -684,6 +700,7 @@ static ovs_t *stream_get(ov_app_t *app, const char *name)
     st->next = app->streams;
     app->streams = st;
     app->nstreams++;
+    st->chat = ov_chat_room_new(app->chat, name, st);
     stream_load(st);
     return st;
 }
@@ -1028,6 +1045,7 @@ static void on_redis_ready(cc_redis_t *r, void *data)
         for (ovs_t *st = app->streams; st; st = st->next)
             if (st->state != ST_READY || st->reload)
                 stream_load(st);
+        ov_chat_redis_ready(app->chat);
     }
     xread_kick(app);
 }
@@ -1160,6 +1178,7 @@ static int on_ws_open(ov_conn_t *c, const char *path, const char *query, void *d
         free(vc);
         return OV_CLOSE_INTERNAL;
     }
+    ov_chat_member_init(&vc->chat, vc, vc->viewer, query); /* the display name: ?name= */
     vc->next = st->conns;
     if (st->conns)
         st->conns->prev = vc;
@@ -1405,6 +1424,8 @@ static void on_ws_message(ov_conn_t *c, const char *msg, size_t len, void *data)
         return;
     }
     vc->tokens -= 1;
+    if (rc < 0 && vc->st->chat && ov_chat_on_message(vc->st->chat, &vc->chat, msg, len))
+        return; /* a chat message (chat.c) */
     if (rc < 0) {
         send_error(vc, m.req, "message", "invalid", err);
         return;
@@ -2106,6 +2127,8 @@ static void handle_metrics(ov_app_t *app, ov_http_t *req)
                             (unsigned long long)cum, app->fanout_sum, (unsigned long long)app->fanout_count);
     cc_redis_t *clients[2] = {app->cmd, app->blk};
     rc |= cc_redis_render_metrics(clients, 2, "cartcast_overlay_redis", &d);
+    if (app->chat)
+        rc |= ov_chat_metrics(app->chat, &d); /* cartcast_overlay_chat_* */
     if (rc < 0)
         ov_http_respond_error(req, 500, "internal", "metrics too large");
     else
@@ -2233,6 +2256,8 @@ static void on_http(ov_http_t *req, void *data)
     char stream[65];
     snprintf(stream, sizeof(stream), "%.*s", (int)(slash - name), name);
     const char *rest = slash; /* "/cues", "/cues/ID", "/cues/ID/end", "/stock" */
+    if (ov_chat_http(app->chat, req, stream, rest))
+        return; /* "/chat...", "/moderation/log" (chat.c) */
     enum { R_NONE, R_LIST, R_CREATE, R_END, R_OPEN, R_CLOSE, R_STOCK, R_SALES } route = R_NONE;
     char id[CC_CUE_ID_MAX + 1] = "";
     bool known = false;
@@ -2270,8 +2295,13 @@ static void on_http(ov_http_t *req, void *data)
             ov_http_respond_error(req, 404, "not_found", "no such resource");
         return;
     }
-    if (auth_check(app, req, stream) == NULL)
+    const ov_token_t *tok = auth_check(app, req, stream);
+    if (tok == NULL)
         return;
+    if (tok->moderator) {
+        ov_http_respond_error(req, 403, "forbidden", "a moderator token may only moderate the chat");
+        return;
+    }
     rest_t *x = calloc(1, sizeof(*x));
     if (x == NULL) {
         ov_http_respond_error(req, 500, "internal", "out of memory");
@@ -2333,6 +2363,42 @@ static void on_http(ov_http_t *req, void *data)
 
 /* ---- lifecycle ------------------------------------------------------------------------------------------------ */
 
+/* ---- the chat's view of streams and connections (chat.h) ------------------------------------------------ */
+
+static void chat_broadcast(void *room_ctx, cc_buf_t *msg) { broadcast(room_ctx, msg); }
+
+static void chat_close_viewer(void *room_ctx, const char *viewer, int code, const char *reason)
+{
+    ovs_t *st = room_ctx;
+    for (vconn_t *vc = st->conns; vc; vc = vc->next)
+        if (vc->c && strcmp(vc->viewer, viewer) == 0)
+            ov_conn_close(vc->c, code, reason);
+}
+
+static void chat_room_ready(void *room_ctx)
+{
+    ovs_t *st = room_ctx;
+    if (st->state != ST_READY)
+        return; /* on_state_loaded sends the hellos */
+    for (vconn_t *vc = st->conns; vc; vc = vc->next)
+        if (vc->c && !vc->hello_sent)
+            send_hello(vc);
+}
+
+static void chat_conn_hold(void *conn_ctx) { ((vconn_t *)conn_ctx)->refs++; }
+static void chat_conn_release(void *conn_ctx) { vconn_unref(conn_ctx); }
+static ov_conn_t *chat_conn_get(void *conn_ctx) { return ((vconn_t *)conn_ctx)->c; }
+
+static int chat_auth(void *data, ov_http_t *req, const char *stream, ov_chat_caller_t *caller)
+{
+    const ov_token_t *t = auth_check(data, req, stream);
+    if (t == NULL)
+        return -1;
+    caller->token = t->token;
+    caller->moderator = t->moderator;
+    return 0;
+}
+
 int ov_app_new(uv_loop_t *loop, const ov_app_config_t *cfg, ov_app_t **out)
 {
     ov_app_t *app = calloc(1, sizeof(*app));
@@ -2364,6 +2430,11 @@ int ov_app_new(uv_loop_t *loop, const ov_app_config_t *cfg, ov_app_t **out)
         rc.ping_interval_ms = 0; /* the XREAD in flight is its own watchdog */
         r = cc_redis_new(loop, &rc, &app->blk);
     }
+    if (r == 0) {
+        ov_chat_host_t host = {chat_broadcast, chat_close_viewer, chat_room_ready, chat_conn_hold, chat_conn_release,
+                               chat_conn_get, chat_auth, app};
+        r = ov_chat_new(loop, &cfg->chat, &cfg->redis, app->cmd, &host, &app->chat);
+    }
     if (r < 0) {
         ov_app_stop(app);
         return r;
@@ -2392,6 +2463,7 @@ void ov_app_stop(ov_app_t *app)
         return;
     app->stopping = true;
     app->srv = NULL;
+    ov_chat_stop(app->chat); /* before cmd goes: its callbacks still find the chat */
     cc_redis_free(app->blk);
     cc_redis_free(app->cmd);
     app->blk = app->cmd = NULL;
@@ -2411,5 +2483,6 @@ void ov_app_free(ov_app_t *app)
         stream_free(st);
     }
     free(app->room);
+    ov_chat_free(app->chat);
     free(app);
 }

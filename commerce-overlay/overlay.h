@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "cartcast/redis.h"
+#include "chat.h"
 #include "server.h"
 
 typedef struct ov_token {
@@ -18,6 +19,7 @@ typedef struct ov_token {
     char **streams;  /* stream names it may control */
     size_t nstreams;
     int all;         /* "*": every stream */
+    int moderator;   /* --moderator-token: chat moderation only, no cues (docs/chat.md) */
 } ov_token_t;
 
 /* "TOKEN=STREAM[,STREAM...]" (STREAM "*" = all).  0, or CC_EINVAL with a reason
@@ -45,6 +47,7 @@ typedef struct ov_app_config {
     const char *origin_url;    /* playback base the pages use, e.g. http://HOST:8080 */
     const char *web_root;      /* commerce-overlay/web */
     const char *hlsjs;         /* node_modules/hls.js/dist/hls.min.js */
+    ov_chat_config_t chat;     /* chat and moderation (chat.h, docs/chat.md) */
 } ov_app_config_t;
 
 typedef struct ov_app ov_app_t;

@@ -772,8 +772,10 @@ static void pump(cc_httpc_origin_t *o)
 
 /* ---- requests ---- */
 
-int cc_httpc_get(cc_httpc_origin_t *o, const char *path, uint32_t timeout_ms, size_t max_body, cc_httpc_cb cb,
-                 void *data, cc_httpc_req_t **out)
+/* GET, or POST with a body (the overlay's chat review hook): the request's
+ * bytes are built once here; everything after is the same. */
+static int submit(cc_httpc_origin_t *o, const char *path, const char *ctype, const void *body, size_t blen,
+                  uint32_t timeout_ms, size_t max_body, cc_httpc_cb cb, void *data, cc_httpc_req_t **out)
 {
     if (out)
         *out = NULL;
@@ -782,21 +784,34 @@ int cc_httpc_get(cc_httpc_origin_t *o, const char *path, uint32_t timeout_ms, si
     for (const char *s = path; *s; s++)
         if ((unsigned char)*s <= 0x20 || *s == 0x7f)
             return CC_EINVAL;
+    for (const char *s = ctype; s && *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return CC_EINVAL;
     cc_httpc_t *c = o->c;
     if (o->nqueued >= c->cfg.max_queued)
         return CC_ELIMIT;
     cc_httpc_req_t *r = calloc(1, sizeof(*r));
     if (r == NULL)
         return CC_ENOMEM;
-    size_t need = strlen(o->prefix) + strlen(path) + strlen(o->host_hdr) + 128;
+    size_t need = strlen(o->prefix) + strlen(path) + strlen(o->host_hdr) + (ctype ? strlen(ctype) : 0) + blen + 192;
     r->wire = malloc(need);
     if (r->wire == NULL) {
         free(r);
         return CC_ENOMEM;
     }
-    int n = snprintf(r->wire, need,
+    int n;
+    if (ctype == NULL) {
+        n = snprintf(r->wire, need,
                      "GET %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: cartcast-edge\r\nAccept-Encoding: identity\r\n\r\n",
                      o->prefix, path, o->host_hdr);
+    } else {
+        n = snprintf(r->wire, need,
+                     "POST %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: cartcast\r\nAccept-Encoding: identity\r\n"
+                     "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+                     o->prefix, path, o->host_hdr, ctype, blen);
+        memcpy(r->wire + n, body, blen);
+        n += (int)blen;
+    }
     r->wire_len = (size_t)n;
     r->o = o;
     r->timeout_ms = timeout_ms;
@@ -809,6 +824,20 @@ int cc_httpc_get(cc_httpc_origin_t *o, const char *path, uint32_t timeout_ms, si
         *out = r;
     pump(o);
     return 0;
+}
+
+int cc_httpc_get(cc_httpc_origin_t *o, const char *path, uint32_t timeout_ms, size_t max_body, cc_httpc_cb cb,
+                 void *data, cc_httpc_req_t **out)
+{
+    return submit(o, path, NULL, NULL, 0, timeout_ms, max_body, cb, data, out);
+}
+
+int cc_httpc_post(cc_httpc_origin_t *o, const char *path, const char *content_type, const void *body, size_t len,
+                  uint32_t timeout_ms, size_t max_body, cc_httpc_cb cb, void *data, cc_httpc_req_t **out)
+{
+    if (content_type == NULL || (body == NULL && len > 0))
+        return CC_EINVAL;
+    return submit(o, path, content_type, body, len, timeout_ms, max_body, cb, data, out);
 }
 
 void cc_httpc_cancel(cc_httpc_req_t *r)

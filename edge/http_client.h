@@ -1,5 +1,5 @@
 /* A small asynchronous HTTP/1.1 client on libuv: how an edge pulls from its
- * origins (GET only, whole bodies in memory).
+ * origins (GET; POST for the overlay's chat review hook; whole bodies in memory).
  *
  *   cc_httpc_t *c;  cc_httpc_new(loop, &cfg, &c);
  *   cc_httpc_origin_t *o;  cc_httpc_origin_add(c, "http://10.0.0.5:8080", &o);
@@ -76,6 +76,12 @@ typedef void (*cc_httpc_cb)(void *data, int err, const cc_httpc_response_t *resp
  * connection does not count).  CC_EINVAL, CC_ELIMIT (queue full), CC_ENOMEM. */
 int cc_httpc_get(cc_httpc_origin_t *o, const char *path, uint32_t timeout_ms, size_t max_body, cc_httpc_cb cb,
                  void *data, cc_httpc_req_t **out);
+/* POST path with a body of len bytes (Content-Type content_type), otherwise
+ * as cc_httpc_get.  A request that meets a keep-alive connection the server
+ * has just closed is sent again once, as a GET is: only for receivers that
+ * take a repeat (the overlay's chat review hook). */
+int cc_httpc_post(cc_httpc_origin_t *o, const char *path, const char *content_type, const void *body, size_t len,
+                  uint32_t timeout_ms, size_t max_body, cc_httpc_cb cb, void *data, cc_httpc_req_t **out);
 /* The callback will not run; the connection it used (if any) is closed. */
 void cc_httpc_cancel(cc_httpc_req_t *req);
 

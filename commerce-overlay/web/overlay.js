@@ -117,17 +117,20 @@
     ws.onmessage = (ev) => {
       let m;
       try { m = JSON.parse(ev.data); } catch { return; }
+      if (window.ccChat) window.ccChat.handle(m); // the chat panel (chat.js)
       handle(m);
     };
     ws.onclose = (ev) => {
       state.connected = false;
       if (ev.code === 4404) { status('unknown stream'); return; }
+      if (ev.code === 4003) { status('you are banned from this stream'); return; }
       status('reconnecting…');
       setTimeout(connect, backoff);
       backoff = Math.min(backoff * 2, 10000);
     };
   }
   const send = (o) => { if (ws && ws.readyState === 1) ws.send(JSON.stringify(o)); };
+  window.ccOverlay.send = send; // chat.js sends through the same WebSocket
 
   function addCue(c) {
     if (state.cues.has(c.id)) return;
