@@ -15,6 +15,7 @@
 #include "cartcast/err.h"
 #include "cartcast/log.h"
 #include "cartcast/redis.h"
+#include "gift.h"
 #include "ident.h"
 #include "overlay.h"
 #include "server.h"
@@ -109,6 +110,8 @@ int main(int argc, char **argv)
     const char *bind = "0.0.0.0", *redis = "redis://127.0.0.1:6379", *log_level = "info", *secret = NULL;
     const char *node = NULL, *origin_url = "http://127.0.0.1:8080", *web_root = CC_SOURCE_DIR "/commerce-overlay/web";
     const char *hlsjs = CC_SOURCE_DIR "/node_modules/hls.js/dist/hls.min.js", *tokens_file = NULL;
+    const char *gifts_file = NULL;
+    ov_gift_catalog_t gifts = {0};
     cc_strlist_t token_specs = {0};
     const cc_option_t options[] = {
         {"http-port", CC_OPT_INT, &http_port, "N", "HTTP + WebSocket port (REST, pages, /metrics, /v1/streams/NAME/ws)", 0,
@@ -149,6 +152,9 @@ int main(int argc, char **argv)
         {"idempotency-ttl-s", CC_OPT_INT, &idem_ttl, "S", "how long an Idempotency-Key is remembered", 60, 2592000},
         {"cue-grace-ms", CC_OPT_INT, &grace_ms, "MS", "a cue stays buyable this long after its end", 0, 600000},
         {"block-ms", CC_OPT_INT, &block_ms, "MS", "XREAD BLOCK time", 10, 60000},
+        {"gifts", CC_OPT_STRING, &gifts_file, "FILE",
+         "gift catalog and creator share: {\"creator_share_pct\": 70, \"gifts\": [{\"id\", \"name\", \"price\", "
+         "\"image\"}]} (none: gifts are refused)", 0, 0},
         {"log-level", CC_OPT_STRING, &log_level, "LEVEL", "debug, info, warn or error", 0, 0},
     };
     const cc_program_t prog = {
@@ -207,6 +213,11 @@ int main(int argc, char **argv)
         exit_code = 2;
         goto out;
     }
+    if (gifts_file && ov_gift_catalog_load(gifts_file, &gifts, err, sizeof(err)) < 0) {
+        fprintf(stderr, "cartcast-overlay: %s\n", err);
+        exit_code = 2;
+        goto out;
+    }
     if (ntokens == 0)
         cc_log_warn("overlay.config", "msg=\"no --operator-token: the REST API will refuse every request\"");
     char random_secret[65];
@@ -254,6 +265,7 @@ int main(int argc, char **argv)
     cfg.origin_url = origin_url;
     cfg.web_root = web_root;
     cfg.hlsjs = hlsjs;
+    cfg.gift_catalog = gifts_file ? &gifts : NULL;
     signal(SIGPIPE, SIG_IGN);
 
     m.loop = uv_default_loop();
@@ -303,6 +315,7 @@ out:
     for (size_t i = 0; i < ntokens; i++)
         ov_token_free(&tokens[i]);
     free(tokens);
+    ov_gift_catalog_free(&gifts);
     cc_strlist_free(&token_specs);
     cc_config_release();
     return exit_code;

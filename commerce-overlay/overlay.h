@@ -45,6 +45,7 @@ typedef struct ov_app_config {
     const char *origin_url;    /* playback base the pages use, e.g. http://HOST:8080 */
     const char *web_root;      /* commerce-overlay/web */
     const char *hlsjs;         /* node_modules/hls.js/dist/hls.min.js */
+    const struct ov_gift_catalog *gift_catalog; /* --gifts (gift.h); NULL: no gifts.  Borrowed */
 } ov_app_config_t;
 
 typedef struct ov_app ov_app_t;

@@ -1,0 +1,6 @@
+# Gifts, catalogs and the shop page (docs/gifts-and-shop.md):
+#  gifts       Node `ws` viewers on two real overlays + real redis-server: catalog, coins,
+#              1,000 concurrent gifts with an exact ledger, leaderboard, earnings report
+add_test(NAME gifts COMMAND node ${CMAKE_SOURCE_DIR}/tests/integration/test_gifts.mjs)
+set_tests_properties(gifts PROPERTIES LABELS integration TIMEOUT 300
+                     ENVIRONMENT "CC_BUILD_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
