@@ -244,11 +244,11 @@ static void on_catalog_write(cc_redis_t *r, int status, redisReply *reply, void 
         if (strncmp(e, "TAKEN", 5) == 0)
             ov_http_respond_error(j->req, 409, "sku_taken",
                                   "this SKU belongs to another creator's catalog (SKUs are global: one stock each)");
-        else if (strcmp(e, "EXISTS") == 0)
+        else if (strncmp(e, "EXISTS ", 7) == 0)
             ov_http_respond_error(j->req, 409, "product_exists", "this SKU is already in the catalog: PUT to update it");
-        else if (strcmp(e, "NOTFOUND") == 0)
+        else if (strncmp(e, "NOTFOUND ", 9) == 0)
             ov_http_respond_error(j->req, 404, "unknown_product", "no such product in this creator's catalog");
-        else if (strcmp(e, "FULL") == 0)
+        else if (strncmp(e, "FULL ", 5) == 0)
             ov_http_respond_error(j->req, 409, "catalog_full", "a catalog holds at most 200 products");
         else {
             fail_redis(j, status, reply);

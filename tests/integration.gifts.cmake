@@ -4,3 +4,8 @@
 add_test(NAME gifts COMMAND node ${CMAKE_SOURCE_DIR}/tests/integration/test_gifts.mjs)
 set_tests_properties(gifts PROPERTIES LABELS integration TIMEOUT 300
                      ENVIRONMENT "CC_BUILD_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
+#  catalog     catalog REST (field-level 400s, CRUD, global SKUs), the shop API (featured
+#              products, live stock, live badge) and shop buys decided by a real cartcast-orders
+add_test(NAME catalog COMMAND node ${CMAKE_SOURCE_DIR}/tests/integration/test_catalog.mjs)
+set_tests_properties(catalog PROPERTIES LABELS integration TIMEOUT 300
+                     ENVIRONMENT "CC_BUILD_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
