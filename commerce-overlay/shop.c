@@ -34,6 +34,12 @@ typedef struct pending {
     int64_t deadline;
 } pending_t;
 
+/* The order event of a shop buy can be read (blocking connection) before the
+ * buy's own EVAL reply (command connection) when both land in one loop
+ * iteration: events for this node's shop buys that match nothing pending
+ * wait here for their buy, the newest EARLY_MAX of them. */
+#define EARLY_MAX 64
+
 struct ov_shop {
     uv_loop_t *loop;
     cc_redis_t *const *cmd;
@@ -45,6 +51,11 @@ struct ov_shop {
     size_t npending;
     bool stopping;
     uint64_t seq;
+    struct {
+        char entry[48];
+        json_t *event;
+    } early[EARLY_MAX];
+    size_t early_next;
 };
 
 enum { J_LIST, J_GET, J_PUT, J_DELETE, J_SHOP, J_BUY, J_EARNINGS, J_COINS_GET, J_COINS_ADD };
@@ -449,23 +460,47 @@ static const char *fstr(const redisReply *fv, const char *name)
     return NULL;
 }
 
+static json_t *event_json(const redisReply *fv)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i + 1 < fv->elements; i += 2) {
+        const redisReply *k = fv->element[i], *v = fv->element[i + 1];
+        if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING)
+            json_object_set_new(o, k->str, json_stringn(v->str, v->len));
+    }
+    return o;
+}
+
 void ov_shop_on_event(ov_shop_t *s, const redisReply *fv)
 {
-    const char *buy = fstr(fv, "buy");
-    if (buy == NULL || s->pending == NULL)
+    const char *buy = fstr(fv, "buy"), *node = fstr(fv, "node"), *req = fstr(fv, "req");
+    if (buy == NULL || s->stopping)
         return;
     for (pending_t **pp = &s->pending; *pp; pp = &(*pp)->next) {
-        if (strcmp((*pp)->entry, buy) != 0)
-            continue;
-        json_t *o = json_object();
-        for (size_t i = 0; i + 1 < fv->elements; i += 2) {
-            const redisReply *k = fv->element[i], *v = fv->element[i + 1];
-            if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING)
-                json_object_set_new(o, k->str, json_stringn(v->str, v->len));
+        if (strcmp((*pp)->entry, buy) == 0) {
+            pending_answer(s, pp, 200, event_json(fv));
+            return;
         }
-        pending_answer(s, pp, 200, o);
-        return;
     }
+    if (node && req && strcmp(node, s->cfg->node) == 0 && strncmp(req, "shop-", 5) == 0 && strlen(buy) < 48) {
+        size_t i = s->early_next++ % EARLY_MAX;
+        json_decref(s->early[i].event);
+        snprintf(s->early[i].entry, sizeof(s->early[i].entry), "%s", buy);
+        s->early[i].event = event_json(fv);
+    }
+}
+
+/* The event for entry if it came before its buy's reply (NULL otherwise); the caller owns it. */
+static json_t *early_take(ov_shop_t *s, const char *entry)
+{
+    for (size_t i = 0; i < EARLY_MAX; i++) {
+        if (s->early[i].event && strcmp(s->early[i].entry, entry) == 0) {
+            json_t *o = s->early[i].event;
+            s->early[i].event = NULL;
+            return o;
+        }
+    }
+    return NULL;
 }
 
 static void on_tick(uv_timer_t *t)
@@ -500,6 +535,11 @@ static void on_buy_appended(cc_redis_t *r, int status, redisReply *reply, void *
         ov_http_respond(j->req, 429, "application/json", txt, txt ? strlen(txt) : 0, extra);
         free(txt);
         job_free(j);
+        return;
+    }
+    json_t *early = early_take(j->s, reply->element[1]->str);
+    if (early) {
+        finish(j, 200, early);
         return;
     }
     pending_t *p = calloc(1, sizeof(*p));
@@ -673,6 +713,13 @@ static void on_earnings_part(cc_redis_t *r, int status, redisReply *reply, void 
     job_t *j = sc->j;
     if (status < 0 || reply->type != REDIS_REPLY_ARRAY) {
         j->failed = true;
+    } else if (sc->idx == 2) {
+        /* ZREVRANGE ... WITHSCORES: the stream's top gifters */
+        json_t *top = json_object_get(j->acc, "top");
+        for (size_t i = 0; i + 1 < reply->elements; i += 2)
+            if (reply->element[i]->type == REDIS_REPLY_STRING)
+                json_array_append_new(top, json_pack("{s:s,s:I}", "viewer", reply->element[i]->str, "coins",
+                                                     (json_int_t)rint64(reply->element[i + 1])));
     } else {
         json_t *part = json_object_get(j->acc, sc->idx == 0 ? "sales" : "gifts");
         for (size_t i = 0; i + 1 < reply->elements; i += 2) {
@@ -711,11 +758,12 @@ static void on_earnings_part(cc_redis_t *r, int status, redisReply *reply, void 
 
 static void earnings(job_t *j)
 {
-    j->acc = json_pack("{s:s,s:{s:i,s:i,s:{},s:{}},s:{s:i,s:i,s:i,s:i}}", "creator", j->creator, "sales", "orders", 0,
-                       "units", 0, "amount", "commission", "gifts", "gifts", 0, "coins", 0, "creator_coins", 0,
-                       "platform_coins", 0);
-    const char *keys[2] = {"cc:{orders}:sales:creator:", OV_K_EARNINGS};
-    for (size_t i = 0; i < 2; i++) {
+    j->acc = json_pack("{s:s,s:{s:i,s:i,s:{},s:{}},s:{s:i,s:i,s:i,s:i},s:[]}", "creator", j->creator, "sales", "orders",
+                       0, "units", 0, "amount", "commission", "gifts", "gifts", 0, "coins", 0, "creator_coins", 0,
+                       "platform_coins", 0, "top");
+    const char *fmt[3] = {"HGETALL cc:{orders}:sales:creator:%s", "HGETALL " OV_K_EARNINGS "%s",
+                          "ZREVRANGE " OV_K_GIFTS_TOP "%s 0 9 WITHSCORES"}; /* the creator's stream has its name */
+    for (size_t i = 0; i < 3; i++) {
         slot_ctx_t *sc = malloc(sizeof(*sc));
         cc_redis_t *cmd = cmd_of(j->s);
         if (sc == NULL || cmd == NULL) {
@@ -726,7 +774,7 @@ static void earnings(job_t *j)
         sc->j = j;
         sc->idx = i;
         j->pending++;
-        if (cc_redis_command(cmd, on_earnings_part, sc, "HGETALL %s%s", keys[i], j->creator) < 0) {
+        if (cc_redis_command(cmd, on_earnings_part, sc, fmt[i], j->creator) < 0) {
             j->pending--;
             free(sc);
             j->failed = true;
@@ -953,4 +1001,11 @@ void ov_shop_stop(ov_shop_t *s)
     uv_close((uv_handle_t *)&s->timer, NULL); /* freed with s, after the loop ran out */
 }
 
-void ov_shop_free(ov_shop_t *s) { free(s); }
+void ov_shop_free(ov_shop_t *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < EARLY_MAX; i++)
+        json_decref(s->early[i].event);
+    free(s);
+}

@@ -128,6 +128,7 @@
     };
   }
   const send = (o) => { if (ws && ws.readyState === 1) ws.send(JSON.stringify(o)); };
+  window.ccOverlay.send = send; // gift.js (docs/gifts-and-shop.md)
 
   function addCue(c) {
     if (state.cues.has(c.id)) return;
@@ -137,6 +138,8 @@
   }
 
   function handle(m) {
+    // other scripts on the page (gift.js) see every message too
+    window.dispatchEvent(new CustomEvent('cc:message', { detail: m }));
     switch (m.type) {
       case 'hello':
         state.connected = true;
