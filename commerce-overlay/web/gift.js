@@ -36,7 +36,8 @@
       b.title = `${g.name} · ${g.price} coins`;
       if (g.image) { const i = el('img'); i.src = g.image; i.alt = ''; b.append(i); }
       b.append(el('span', 'gname', g.name), el('span', 'gprice', `${g.price}`));
-      b.disabled = state.balance !== null && state.balance < g.price;
+      // dimmed, not disabled: the balance shown may be stale (a credit since), the server decides
+      b.classList.toggle('short', state.balance !== null && state.balance < g.price);
       b.addEventListener('click', () => send(g.id));
       bar.append(b);
     }
