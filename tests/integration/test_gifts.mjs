@@ -83,6 +83,21 @@ describe('gifts', { timeout: 240000 }, () => {
     assert.deepEqual(r.json, { viewer: me, balance: 7 });
     r = await rest(b, 'GET', `/v1/viewers/${me}/coins`, { token: ADMIN });
     assert.deepEqual(r.json, { viewer: me, balance: 7 });
+    // the same credit from the command line: cartcast-orders coins add VIEWER N
+    const { spawnSync } = await import('node:child_process');
+    const orders = path.join(process.env.CC_BUILD_DIR || path.join(ROOT, 'build'), 'cartcast-orders');
+    let p = spawnSync(orders, ['coins', 'add', me, '3', '--redis', redis.url], { encoding: 'utf8' });
+    assert.equal(p.status, 0, p.stderr);
+    assert.deepEqual(JSON.parse(p.stdout), { viewer: me, balance: 10 });
+    p = spawnSync(orders, ['coins', 'add', me, '-11', '--redis', redis.url], { encoding: 'utf8' });
+    assert.equal(p.status, 1);
+    assert.match(p.stderr, /refused, the balance would be -1/);
+    p = spawnSync(orders, ['coins', 'add', me, '2.5', '--redis', redis.url], { encoding: 'utf8' });
+    assert.equal(p.status, 2);
+    assert.match(p.stderr, /N must be a non-zero whole number/);
+    p = spawnSync(orders, ['coins', 'get', me, '--redis', redis.url], { encoding: 'utf8' });
+    assert.deepEqual(JSON.parse(p.stdout), { viewer: me, balance: 10 });
+    await rest(a, 'POST', `/v1/viewers/${me}/coins`, { token: ADMIN, body: { add: -10 } });
     await v.close();
   });
 
