@@ -67,6 +67,7 @@ async function main() {
     const lat = [];
     let acked = 0, refused = 0, retried = 0, coinsAcked = 0, creatorExpected = 0;
     const sentMsg = new Map();
+    const tries = new Map();
     const perRoomCoins = {};
     for (const v of viewers) {
       v.ws.removeAllListeners('message');
@@ -76,13 +77,17 @@ async function main() {
         if (m.type === 'error' && m.code === 'unavailable') {
           // Redis did not answer in time: the gift may or may not be recorded. Retry with the
           // same key, as the page would: the answer is then the recorded one (dup) or a new one.
+          // Backing off (250 ms, doubling, at most 2 s) so that an overloaded Redis is not flooded.
           retried++;
-          v.ws.send(sentMsg.get(m.req));
+          const n = (tries.get(m.req) || 0) + 1;
+          tries.set(m.req, n);
+          setTimeout(() => v.ws.send(sentMsg.get(m.req)), Math.min(2000, 250 * 2 ** (n - 1)));
           return;
         }
         const t0 = sentAt.get(m.req);
         sentAt.delete(m.req);
         sentMsg.delete(m.req);
+        tries.delete(m.req);
         if (m.type === 'ack') {
           acked++;
           coinsAcked += m.coins;

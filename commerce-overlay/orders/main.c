@@ -380,6 +380,9 @@ int main(int argc, char **argv)
     if (r == 1) {
         printf("\nStock administration:\n  cartcast-orders stock set SKU N [--limit L] [--redis URL]\n"
                "  cartcast-orders stock add SKU N [--redis URL]\n  cartcast-orders stock get SKU [--redis URL]\n");
+        /* gift coins (coins.c, docs/gifts-and-shop.md) */
+        printf("\nGift coins:\n  cartcast-orders coins add VIEWER N [--redis URL]   (N may be negative)\n"
+               "  cartcast-orders coins get VIEWER [--redis URL]\n");
         goto out;
     }
     if (r < 0) {
