@@ -91,6 +91,10 @@ static int url_ok(const char *s, size_t n)
     return 1;
 }
 
+int cc_cue_text_check(const char *s, size_t n, size_t max) { return s && text_ok(s, n, max) ? 0 : CC_EINVAL; }
+
+int cc_cue_url_check(const char *s, size_t n) { return s && url_ok(s, n) ? 0 : CC_EINVAL; }
+
 /* ---- errors ---------------------------------------------------------------- */
 
 static void add_err(cc_cue_errors_t *e, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -87,6 +87,11 @@ int cc_cue_stream_name_check(const char *s, size_t n);
 int cc_cue_sku_check(const char *s, size_t n);
 /* Ids from clients (idempotency keys, request ids): [A-Za-z0-9._:@-]{1,64}. */
 int cc_cue_token_check(const char *s, size_t n);
+/* Shared with gift.c and catalog.c: 1-max bytes of text without control
+ * characters / an http(s) URL of <= CC_CUE_URL_MAX printable ASCII without
+ * quotes, brackets or backslashes.  0 or CC_EINVAL. */
+int cc_cue_text_check(const char *s, size_t n, size_t max);
+int cc_cue_url_check(const char *s, size_t n);
 
 /* ---- EXT-X-DATERANGE ---------------------------------------------------- */
 

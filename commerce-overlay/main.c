@@ -15,6 +15,7 @@
 #include "cartcast/err.h"
 #include "cartcast/log.h"
 #include "cartcast/redis.h"
+#include "gift.h"
 #include "ident.h"
 #include "overlay.h"
 #include "server.h"
@@ -114,6 +115,8 @@ int main(int argc, char **argv)
     ov_chat_config_t chat;
     ov_chat_config_default(&chat);
     const char *review_fallback = "allow";
+    const char *gifts_file = NULL;
+    ov_gift_catalog_t gifts = {0};
     const cc_option_t options[] = {
         {"http-port", CC_OPT_INT, &http_port, "N", "HTTP + WebSocket port (REST, pages, /metrics, /v1/streams/NAME/ws)", 0,
          65535},
@@ -176,6 +179,9 @@ int main(int argc, char **argv)
          "how long the review hook may take before the fallback applies", 10, 10000},
         {"chat-review-fallback", CC_OPT_STRING, &review_fallback, "allow|deny",
          "what happens to a message when the review hook does not answer in time (or answers nonsense)", 0, 0},
+        {"gifts", CC_OPT_STRING, &gifts_file, "FILE",
+         "gift catalog and creator share: {\"creator_share_pct\": 70, \"gifts\": [{\"id\", \"name\", \"price\", "
+         "\"image\"}]} (none: gifts are refused)", 0, 0},
         {"log-level", CC_OPT_STRING, &log_level, "LEVEL", "debug, info, warn or error", 0, 0},
     };
     const cc_program_t prog = {
@@ -268,6 +274,11 @@ int main(int argc, char **argv)
         exit_code = 2;
         goto out;
     }
+    if (gifts_file && ov_gift_catalog_load(gifts_file, &gifts, err, sizeof(err)) < 0) {
+        fprintf(stderr, "cartcast-overlay: %s\n", err);
+        exit_code = 2;
+        goto out;
+    }
     if (ntokens == 0)
         cc_log_warn("overlay.config", "msg=\"no --operator-token: the REST API will refuse every request\"");
     char random_secret[65];
@@ -317,6 +328,7 @@ int main(int argc, char **argv)
     cfg.hlsjs = hlsjs;
     chat.block_ms = block_ms;
     cfg.chat = chat;
+    cfg.gift_catalog = gifts_file ? &gifts : NULL;
     signal(SIGPIPE, SIG_IGN);
 
     m.loop = uv_default_loop();
@@ -367,6 +379,7 @@ out:
     for (size_t i = 0; i < ntokens; i++)
         ov_token_free(&tokens[i]);
     free(tokens);
+    ov_gift_catalog_free(&gifts);
     cc_strlist_free(&token_specs);
     cc_strlist_free(&mod_specs);
     cc_config_release();

@@ -30,9 +30,11 @@
 #include "cartcast/log.h"
 #include "chat.h"
 #include "cue.h"
+#include "gift.h" /* gifts (issue 9) */
 #include "ident.h"
 #include "lua.h"
 #include "overlay.h"
+#include "shop.h" /* catalog, shop page, coins, earnings (issue 9) */
 
 #define MAX_STREAMS 4096   /* streams followed at once: a bound on the state one overlay keeps */
 #define MAX_CUES 64        /* per stream, in memory (config max_active_cues <= this) */
@@ -229,6 +231,9 @@ struct ov_app {
     uint64_t fanout_count;
     ov_conn_t **room; /* broadcast()'s list of a stream's viewers, reused */
     size_t room_cap;
+    /* gifts and the shop (gift.c, shop.c; docs/gifts-and-shop.md) */
+    ov_gifts_t *gifts;
+    ov_shop_t *shop;
 };
 
 static void xread_kick(ov_app_t *app);
@@ -590,6 +595,10 @@ static void send_hello(vconn_t *vc)
     vc->hello_sent = true;
     ov_conn_send(vc->c, b);
     cc_buf_unref(b);
+    if (app->gifts && app->cfg.gift_catalog && app->cfg.gift_catalog->n > 0) {
+        vc->refs++; /* released by gift_release */
+        ov_gifts_join(app->gifts, vc, vc->viewer, vc->st->name);
+    }
 }
 
 /* ---- stream lifecycle and loading ------------------------------------------------------------ */
@@ -850,6 +859,10 @@ static uint32_t hash_str(const char *s)
 static void on_event_entry(ov_app_t *app, const redisReply *fv)
 {
     const char *viewer = fstr(fv, "viewer");
+    if (app->shop)
+        ov_shop_on_event(app->shop, fv); /* a shop buy's answer, held as an HTTP request */
+    if (app->gifts && ov_gifts_on_event(app->gifts, fv))
+        return; /* a gift: broadcast to its room, not an order */
     app->order_events++;
     if (viewer == NULL)
         return;
@@ -1404,6 +1417,26 @@ static void handle_vote(vconn_t *vc, const cc_viewer_msg_t *m)
     }
 }
 
+/* ---- gifts (gift.c): the host side ---- */
+
+static void gift_reply(void *who, cc_buf_t *msg)
+{
+    vconn_t *vc = who;
+    if (vc->c)
+        ov_conn_send(vc->c, msg);
+}
+
+static void gift_release(void *who) { vconn_unref(who); }
+
+static size_t gift_broadcast(void *host, const char *stream, cc_buf_t *msg)
+{
+    ovs_t *st = stream_find(host, stream);
+    if (st == NULL || st->state != ST_READY)
+        return 0;
+    broadcast(st, msg);
+    return st->nconns;
+}
+
 static void on_ws_message(ov_conn_t *c, const char *msg, size_t len, void *data)
 {
     ov_app_t *app = data;
@@ -1418,6 +1451,20 @@ static void on_ws_message(ov_conn_t *c, const char *msg, size_t len, void *data)
         vc->tokens = app->cfg.msg_rate;
     cc_viewer_msg_t m;
     char err[160];
+    ov_gift_msg_t gm;
+    int grc = ov_gift_msg_parse(msg, len, &gm, err, sizeof(err));
+    if (grc != 1) { /* a gift (gift.c); same rate limit and hello rule as every message */
+        if (vc->tokens < 1 || !vc->hello_sent || grc < 0) {
+            send_error(vc, gm.req, "gift", grc < 0 ? "invalid" : vc->tokens < 1 ? "rate_limited" : "not_ready",
+                       grc < 0 ? err : vc->tokens < 1 ? "too many messages: slow down" : "wait for hello");
+        } else {
+            vc->refs++; /* released by gift_release */
+            ov_gifts_send(app->gifts, vc, vc->viewer, vc->st->name, vc->st->name, &gm);
+        }
+        if (vc->tokens >= 1)
+            vc->tokens -= 1;
+        return;
+    }
     int rc = cc_viewer_parse(msg, len, CC_VIEWER_MSG_MAX, &m, err, sizeof(err));
     if (vc->tokens < 1) {
         send_error(vc, rc == 0 ? m.req : NULL, "message", "rate_limited", "too many messages: slow down");
@@ -2110,6 +2157,14 @@ static void handle_metrics(ov_app_t *app, ov_http_t *req)
     C("order_events_delivered", "order events pushed to a buyer's connection", app->order_events_delivered);
     C("stock_updates", "stock stream entries read", app->stock_updates);
     C("rest_redis_errors", "REST requests answered 503 because of Redis", app->rest_errors);
+    ov_gifts_stats_t gs = {0};
+    if (app->gifts)
+        ov_gifts_get_stats(app->gifts, &gs);
+    C("gifts_sent", "gifts debited and recorded", gs.sent);
+    C("gifts_duplicates", "gifts answered from their idempotency key", gs.duplicates);
+    C("gifts_insufficient", "gifts refused: not enough coins", gs.insufficient);
+    C("gifts_failed", "gifts Redis could not record", gs.failed);
+    C("gifts_broadcast", "gift events broadcast to a room here", gs.broadcasts);
 #undef G
 #undef C
     rc |= cc_dynbuf_appendf(&d, "# HELP cartcast_overlay_cue_fanout_seconds cue creation (REST) to broadcast on this "
@@ -2170,6 +2225,8 @@ static void handle_static(ov_app_t *app, ov_http_t *req, const char *path)
         name = "operator.html";
     else if (strncmp(path, "/watch/", 7) == 0 && cc_cue_stream_name_check(path + 7, strlen(path + 7)) == 0)
         name = "viewer.html";
+    else if (strncmp(path, "/shop/", 6) == 0 && cc_cue_stream_name_check(path + 6, strlen(path + 6)) == 0)
+        name = "shop.html"; /* the creator's shop page (shop.c) */
     else if (strcmp(path, "/static/hls.min.js") == 0) {
         serve_file(req, app->cfg.hlsjs, "text/javascript; charset=utf-8");
         return;
@@ -2203,7 +2260,7 @@ static void on_http(ov_http_t *req, void *data)
     bool get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0, post = strcmp(m, "POST") == 0;
     if (strcmp(m, "OPTIONS") == 0) {
         ov_http_respond(req, 204, NULL, NULL, 0,
-                        "access-control-allow-methods: GET, POST, DELETE, OPTIONS\r\n"
+                        "access-control-allow-methods: GET, POST, PUT, DELETE, OPTIONS\r\n"
                         "access-control-allow-headers: authorization, content-type, idempotency-key\r\n"
                         "access-control-max-age: 86400\r\n");
         return;
@@ -2240,6 +2297,8 @@ static void on_http(ov_http_t *req, void *data)
         }
         return;
     }
+    if (app->shop && ov_shop_http(app->shop, req))
+        return; /* /v1/creators/..., /v1/shop/..., /v1/viewers/... (shop.c) */
     if (strncmp(path, "/v1/streams/", 12) != 0) {
         if (get)
             handle_static(app, req, path);
@@ -2361,6 +2420,13 @@ static void on_http(ov_http_t *req, void *data)
     }
 }
 
+/* shop.c asks: may this request's token control stream ("*": every stream, an admin)?
+ * Answers 401/403 itself when not. */
+static int shop_authorize(void *host, ov_http_t *req, const char *stream)
+{
+    return auth_check(host, req, stream) != NULL;
+}
+
 /* ---- lifecycle ------------------------------------------------------------------------------------------------ */
 
 /* ---- the chat's view of streams and connections (chat.h) ------------------------------------------------ */
@@ -2415,6 +2481,14 @@ int ov_app_new(uv_loop_t *loop, const ov_app_config_t *cfg, ov_app_t **out)
     uv_timer_init(loop, &app->sweep_timer);
     app->retry_timer.data = app->tally_timer.data = app->sweep_timer.data = app;
     uv_timer_start(&app->sweep_timer, on_sweep, 1000, 1000);
+    const ov_gifts_host_t gift_host = {gift_reply, gift_release, gift_broadcast, app};
+    static const ov_gift_catalog_t no_gifts = {0};
+    if (ov_gifts_new(loop, cfg->gift_catalog ? cfg->gift_catalog : &no_gifts, &app->cmd, &gift_host, cfg->node,
+                     cfg->idem_ttl_s, &app->gifts) < 0 ||
+        ov_shop_new(loop, &app->cmd, &app->cfg, shop_authorize, app, &app->shop) < 0) {
+        ov_app_stop(app);
+        return CC_ENOMEM;
+    }
 
     cc_redis_config_t rc;
     cc_redis_config_default(&rc);
@@ -2470,6 +2544,8 @@ void ov_app_stop(ov_app_t *app)
     uv_close((uv_handle_t *)&app->retry_timer, timer_closed);
     uv_close((uv_handle_t *)&app->tally_timer, timer_closed);
     uv_close((uv_handle_t *)&app->sweep_timer, timer_closed);
+    ov_gifts_stop(app->gifts);
+    ov_shop_stop(app->shop);
 }
 
 void ov_app_free(ov_app_t *app)
@@ -2484,5 +2560,7 @@ void ov_app_free(ov_app_t *app)
     }
     free(app->room);
     ov_chat_free(app->chat);
+    ov_gifts_free(app->gifts);
+    ov_shop_free(app->shop);
     free(app);
 }

@@ -48,6 +48,7 @@ typedef struct ov_app_config {
     const char *web_root;      /* commerce-overlay/web */
     const char *hlsjs;         /* node_modules/hls.js/dist/hls.min.js */
     ov_chat_config_t chat;     /* chat and moderation (chat.h, docs/chat.md) */
+    const struct ov_gift_catalog *gift_catalog; /* --gifts (gift.h); NULL: no gifts.  Borrowed */
 } ov_app_config_t;
 
 typedef struct ov_app ov_app_t;

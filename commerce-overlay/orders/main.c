@@ -4,6 +4,7 @@
  *   cartcast-orders stock set SKU N [--limit L]            stock administration
  *   cartcast-orders stock add SKU N                        (N may be negative)
  *   cartcast-orders stock get SKU
+ *   cartcast-orders coins add VIEWER N | coins get VIEWER   gift coins (coins.c)
  *
  * One libuv loop runs the two Redis connections (hiredis), the HTTP server
  * (libwebsockets, foreign loop) and the signal handlers. */
@@ -20,6 +21,7 @@
 #include "cartcast/log.h"
 #include "cartcast/redis.h"
 #include "orders/buy.h"
+#include "orders/coins.h"
 #include "orders/service.h"
 
 #define METRICS_MAX (4u << 20)
@@ -322,6 +324,8 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "stock") == 0)
         return stock_main(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "coins") == 0)
+        return cc_orders_coins_main(argc, argv); /* gift coins: coins.c */
 
     cc_orders_config_t ocfg;
     cc_orders_config_default(&ocfg);
@@ -376,6 +380,9 @@ int main(int argc, char **argv)
     if (r == 1) {
         printf("\nStock administration:\n  cartcast-orders stock set SKU N [--limit L] [--redis URL]\n"
                "  cartcast-orders stock add SKU N [--redis URL]\n  cartcast-orders stock get SKU [--redis URL]\n");
+        /* gift coins (coins.c, docs/gifts-and-shop.md) */
+        printf("\nGift coins:\n  cartcast-orders coins add VIEWER N [--redis URL]   (N may be negative)\n"
+               "  cartcast-orders coins get VIEWER [--redis URL]\n");
         goto out;
     }
     if (r < 0) {

@@ -130,7 +130,7 @@
     };
   }
   const send = (o) => { if (ws && ws.readyState === 1) ws.send(JSON.stringify(o)); };
-  window.ccOverlay.send = send; // chat.js sends through the same WebSocket
+  window.ccOverlay.send = send; // chat.js and gift.js send through the same WebSocket
 
   function addCue(c) {
     if (state.cues.has(c.id)) return;
@@ -140,6 +140,8 @@
   }
 
   function handle(m) {
+    // other scripts on the page (gift.js) see every message too
+    window.dispatchEvent(new CustomEvent('cc:message', { detail: m }));
     switch (m.type) {
       case 'hello':
         state.connected = true;
