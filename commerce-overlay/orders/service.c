@@ -88,42 +88,78 @@ static void argb_add(argb_t *b, const void *p, size_t n)
 
 static void argb_adds(argb_t *b, const char *s) { argb_add(b, s, strlen(s)); }
 
+/* Room for n more bytes in the arena (formatted arguments live there; their
+ * pointers are set by argb_resolve once the arena stops moving). */
+static int argb_reserve(argb_t *b, size_t n)
+{
+    if (b->alen + n <= b->acap)
+        return 0;
+    size_t cap = b->acap ? b->acap : 4096;
+    while (cap < b->alen + n)
+        cap *= 2;
+    char *a = realloc(b->arena, cap);
+    if (a == NULL) {
+        b->err = CC_ENOMEM;
+        return -1;
+    }
+    b->arena = a;
+    b->acap = cap;
+    return 0;
+}
+
+static void argb_push_arena(argb_t *b, size_t n)
+{
+    b->v[b->n] = NULL;
+    b->l[b->n] = n;
+    b->off[b->n] = b->alen;
+    b->alen += n + 1;
+    b->n++;
+}
+
 static void argb_addf(argb_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void argb_addf(argb_t *b, const char *fmt, ...)
 {
-    if (argb_room(b) < 0)
+    /* One vsnprintf straight into the arena; a second only when it did not fit. */
+    if (argb_room(b) < 0 || argb_reserve(b, 256) < 0)
         return;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(b->arena + b->alen, b->acap - b->alen, fmt, ap);
     va_end(ap);
     if (n < 0) {
         b->err = CC_EINVAL;
         return;
     }
-    if (b->alen + (size_t)n + 1 > b->acap) {
-        size_t cap = b->acap ? b->acap : 4096;
-        while (cap < b->alen + (size_t)n + 1)
-            cap *= 2;
-        char *a = realloc(b->arena, cap);
-        if (a == NULL) {
-            b->err = CC_ENOMEM;
+    if ((size_t)n + 1 > b->acap - b->alen) {
+        if (argb_reserve(b, (size_t)n + 1) < 0)
             return;
-        }
-        b->arena = a;
-        b->acap = cap;
+        va_start(ap, fmt);
+        vsnprintf(b->arena + b->alen, (size_t)n + 1, fmt, ap);
+        va_end(ap);
     }
-    va_start(ap, fmt);
-    vsnprintf(b->arena + b->alen, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->v[b->n] = NULL;
-    b->l[b->n] = (size_t)n;
-    b->off[b->n] = b->alen;
-    b->alen += (size_t)n + 1;
-    b->n++;
+    argb_push_arena(b, (size_t)n);
 }
 
-static void argb_addi(argb_t *b, long long v) { argb_addf(b, "%lld", v); }
+/* Integers are most of a batch's formatted arguments: no printf for them. */
+static void argb_addi(argb_t *b, long long v)
+{
+    if (argb_room(b) < 0 || argb_reserve(b, 24) < 0)
+        return;
+    char tmp[24];
+    size_t n = 0, k = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    char *p = b->arena + b->alen;
+    if (v < 0)
+        p[k++] = '-';
+    while (n)
+        p[k++] = tmp[--n];
+    p[k] = '\0';
+    argb_push_arena(b, k);
+}
 
 static void argb_resolve(argb_t *b)
 {
