@@ -224,7 +224,7 @@ class Bench:
             sha = self.redis.call("SCRIPT", "LOAD", f.read()).decode()
         evalsha = redis_benchmark(self.redis.port, self.a.buys // 2, [
             "EVALSHA", sha, "4", "cc:{sku:BENCH}:stock", "cc:{sku:BENCH}:buyers", "cc:{sku:BENCH}:orders",
-            "cc:{sku:BENCH}:idem:__rand_int__", "BENCH", "0", "600",
+            "cc:{sku:BENCH}:idem:__rand_int__", "BENCH", "0", "600", "0",
             "1-0", "v__rand_int__", "1", "1-0\tv1\tBENCH\t1\t1999\tEUR\tshop\tcr1\tcue1\t0\t0"])
         return xadd, evalsha
 

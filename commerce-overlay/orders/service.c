@@ -614,6 +614,7 @@ static int send_buy(cc_orders_t *o, batch_t *b)
     argb_adds(&a, sku);
     argb_addi(&a, o->cfg.default_limit);
     argb_addi(&a, o->cfg.idem_ttl_s);
+    argb_addi(&a, o->cfg.orders_ttl_s);
     long long now = (long long)wall_ms();
     for (size_t i = 0; i < b->n; i++) {
         const job_t *j = b->jobs[i];

@@ -82,6 +82,7 @@ class OrdersBatchTest(cc.RedisTestCase):
         self.assertEqual(cc.resp_hash(r.call("HGETALL", "cc:{sku:A}:buyers")), {"x": "2", "z": "1"})
         self.assertEqual(cc.resp_hash(r.call("HGETALL", "cc:{sku:B}:buyers")), {"x": "3", "y": "3"})
         self.assertEqual((r.call("HLEN", "cc:{sku:A}:orders"), r.call("HLEN", "cc:{sku:B}:orders")), (3, 2))
+        self.assertEqual(r.call("PTTL", "cc:{sku:A}:orders"), -1, "kept forever without --orders-ttl-s")
         rec = r.call("HGET", "cc:{sku:A}:orders", orders[0]).decode().split("\t")
         self.assertEqual(rec[:10], [ids[0], "x", "A", "1", "1999", "EUR", "shop", "cr1", "cue1",
                                     evs[ids[0]]["ts"]])
@@ -135,6 +136,25 @@ class OrdersBatchTest(cc.RedisTestCase):
                        key=lambda e: int(e["version"]))
             self.assertEqual(st["avail"], last["stock"])
             self.assertGreaterEqual(int(st["avail"]), 0)
+
+    def test_order_records_expire_after_the_last_order(self):
+        r = self.redis_server()
+        self.stock_set(r, "T", 10, "--limit", "0")
+        self.orders(r, extra=["--orders-ttl-s", "1"])
+        xadd_fast(r.port, [xadd_cmd(buy_fields("t1", "v1", "T"))], sockets=1)
+        wait_events(r, 1)
+        ttl = r.call("PTTL", "cc:{sku:T}:orders")
+        self.assertTrue(0 < ttl <= 1000, ttl)
+        cc.wait_for(lambda: r.call("EXISTS", "cc:{sku:T}:orders") == 0, 10, "the order records to expire")
+        # Only the records go: stock, buyers, order numbers and idempotency results stay.
+        xadd_fast(r.port, [xadd_cmd(buy_fields("t2", "v1", "T")), xadd_cmd(buy_fields("t1", "v1", "T"))], sockets=1)
+        wait_events(r, 3)
+        self.assertEqual([(e["status"], e["order"], e["dup"]) for e in events(r)],
+                         [("confirmed", "ord_1_T", "0"), ("confirmed", "ord_2_T", "0"), ("confirmed", "ord_1_T", "1")])
+        self.assertEqual(r.call("HKEYS", "cc:{sku:T}:orders"), [b"ord_2_T"])
+        self.assertTrue(0 < r.call("PTTL", "cc:{sku:T}:orders") <= 1000)
+        st = cc.resp_hash(r.call("HGETALL", stock_key("T")))
+        self.assertEqual((st["avail"], st["sold"]), ("8", "2"))
 
     def publish(self, r, sha, buys, aggregate):
         """Calls publish.lua as the service does (the layout in its header)
