@@ -4,18 +4,26 @@ orders stream -> order events out, with 1 and 2 service instances, beside the
 Redis ceilings measured on the same machine (redis-benchmark: XADD of a buy,
 EVALSHA of the buy script for one buy).
 
-    bench/orders.py [--buys 200000] [--rates 10000,20000] [--seconds 10] [--build build]
+    bench/orders.py [--buys 200000] [--rates 10000,20000] [--seconds 10] [--tick-ms 10]
+                    [--instances 1,2] [--no-aof] [--build build]
 
 Two measurements per instance count:
   max   redis-benchmark appends N buys as fast as it can (4 connections,
         pipeline 32); orders/s = N / (last event - first buy), from the stream
-        IDs (Redis's clock, ms).
-  paced buys appended at each of --rates per second for --seconds (Python, one
-        pipelined write per 10 ms tick); latency per buy = its event's stream ID - its own stream ID
-        (ms resolution): p50 / p90 / p99 / max.
+        IDs (Redis's clock, ms).  --buys 0 skips it.
+  paced buys appended at each of --rates per second for --seconds, one pipelined
+        write per --tick-ms tick from one connection; the sender never waits for
+        replies (a second thread drains them), so a busy Redis cannot turn the
+        load into bursts, and it reports how late its ticks were and its own CPU.
+        Latency per buy = its event's stream ID - its own stream ID, both
+        stamped by Redis (ms resolution), so a late client cannot inflate it:
+        p50 / p90 / p99 / max.
+CPU per buy of redis-server (with its finished AOF-rewrite children), the
+service instances and the generator, from /proc; AOF rewrites during each run.
 Scenario: every buy is confirmed (stock 10^9, no per-viewer limit), the
 costlier path (order record, sales counters, stock-change entry).  Redis runs
-with AOF (appendfsync everysec), as ./cartcast up runs it.
+with AOF (appendfsync everysec), as ./cartcast up runs it (--no-aof: a
+reference for what persistence costs).
 Standard library only (a RESP client from tests/integration/cc.py)."""
 import argparse
 import os
@@ -75,7 +83,7 @@ class Bench:
     def __init__(self, a):
         self.a = a
         self.work = tempfile.mkdtemp(prefix="cc-orders-bench-")
-        self.redis = cc.RedisServer(self.work, aof=True)
+        self.redis = cc.RedisServer(self.work, aof=not a.no_aof)
         self.daemons = []
 
     def close(self):
@@ -236,6 +244,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=10, help="length of the paced run")
     ap.add_argument("--tick-ms", type=float, default=10, help="the paced generator writes once per tick")
     ap.add_argument("--instances", default="1,2", help="service instances per run (comma list)")
+    ap.add_argument("--no-aof", action="store_true",
+                    help="Redis without AOF: a reference for what persistence costs, not the deployment")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     a = ap.parse_args()
     cc.BUILD = os.path.abspath(a.build)
@@ -265,9 +275,9 @@ def main():
                 paced.append((rate, b.run_paced(inst, rate)))
             rows.append((inst, m, paced))
         load = os.getloadavg()
-        print("\ncartcast-orders, local redis-server %s (AOF everysec), %d CPUs, load %.1f/%.1f/%.1f"
+        print("\ncartcast-orders, local redis-server %s (%s), %d CPUs, load %.1f/%.1f/%.1f"
               % (subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2],
-                 os.cpu_count(), *load))
+                 "no AOF: reference only" if a.no_aof else "AOF everysec", os.cpu_count(), *load))
         print("ceilings: redis-benchmark XADD (a buy, 10 fields) %.0f/s; EVALSHA buy.lua, one buy per call %.0f/s"
               % (xadd, evalsha))
         print("| instances | run | orders/s | / XADD ceiling | p50 ms | p90 ms | p99 ms | max ms | generator late p99/max ms |"
