@@ -445,6 +445,8 @@ static int name_index(const char **names, size_t *n, const char *name)
 static int send_publish(cc_orders_t *o, batch_t *b)
 {
     b->stage = STAGE_PUBLISH;
+    if (b->n > BATCH_MAX) /* a read brings at most --batch <= BATCH_MAX entries */
+        return CC_EINVAL;
     /* Hashes: KEYS[4] the total, KEYS[7 ..] the creators then the streams of
      * the buys that count (hash h is KEYS[4] for h = 0, else KEYS[6 + h]). */
     const char *creators[BATCH_MAX], *streams[BATCH_MAX], *skus[BATCH_MAX];
@@ -508,15 +510,18 @@ static int send_publish(cc_orders_t *o, batch_t *b)
     argb_addi(&a, (long long)ns);
     for (size_t k = 0; k < ns; k++)
         argb_adds(&a, streams[k]);
-    /* NA: per hash, orders and units once, amount and commission per currency */
+    /* NA: per hash, orders and units once, amount and commission per currency
+     * (no cells: nothing counts, and no hash has a cell) */
+    if (ncell == 0)
+        nh = 0;
     size_t na = 0;
     for (size_t h = 0; h < nh; h++) {
         na += 2;
         for (int c = head[h]; c >= 0; c = cells[c].next)
             na += 2;
     }
-    argb_addi(&a, (long long)(ncell ? na : 0));
-    for (size_t h = 0; h < nh && ncell; h++) {
+    argb_addi(&a, (long long)na);
+    for (size_t h = 0; h < nh; h++) {
         int key = cells[head[h]].key;
         int64_t orders = 0, units = 0;
         for (int c = head[h]; c >= 0; c = cells[c].next)
