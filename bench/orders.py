@@ -4,18 +4,26 @@ orders stream -> order events out, with 1 and 2 service instances, beside the
 Redis ceilings measured on the same machine (redis-benchmark: XADD of a buy,
 EVALSHA of the buy script for one buy).
 
-    bench/orders.py [--buys 200000] [--rates 10000,20000] [--seconds 10] [--build build]
+    bench/orders.py [--buys 200000] [--rates 10000,20000] [--seconds 10] [--tick-ms 10]
+                    [--instances 1,2] [--no-aof] [--build build]
 
 Two measurements per instance count:
   max   redis-benchmark appends N buys as fast as it can (4 connections,
         pipeline 32); orders/s = N / (last event - first buy), from the stream
-        IDs (Redis's clock, ms).
-  paced buys appended at each of --rates per second for --seconds (Python, one
-        pipelined write per 10 ms tick); latency per buy = its event's stream ID - its own stream ID
-        (ms resolution): p50 / p90 / p99 / max.
+        IDs (Redis's clock, ms).  --buys 0 skips it.
+  paced buys appended at each of --rates per second for --seconds, one pipelined
+        write per --tick-ms tick from one connection; the sender never waits for
+        replies (a second thread drains them), so a busy Redis cannot turn the
+        load into bursts, and it reports how late its ticks were and its own CPU.
+        Latency per buy = its event's stream ID - its own stream ID, both
+        stamped by Redis (ms resolution), so a late client cannot inflate it:
+        p50 / p90 / p99 / max.
+CPU per buy of redis-server (with its finished AOF-rewrite children), the
+service instances and the generator, from /proc; AOF rewrites during each run.
 Scenario: every buy is confirmed (stock 10^9, no per-viewer limit), the
 costlier path (order record, sales counters, stock-change entry).  Redis runs
-with AOF (appendfsync everysec), as ./cartcast up runs it.
+with AOF (appendfsync everysec), as ./cartcast up runs it (--no-aof: a
+reference for what persistence costs).
 Standard library only (a RESP client from tests/integration/cc.py)."""
 import argparse
 import os
@@ -24,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
@@ -48,10 +57,11 @@ def id_ms(i):
 
 
 def cpu_s(pid):
-    """User + system CPU seconds of a process so far."""
+    """User + system CPU seconds of a process so far, with its children that
+    have ended (redis-server's AOF rewrite children: they share the cores)."""
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def redis_benchmark(port, n, args, pipeline=32, clients=4):
@@ -73,7 +83,7 @@ class Bench:
     def __init__(self, a):
         self.a = a
         self.work = tempfile.mkdtemp(prefix="cc-orders-bench-")
-        self.redis = cc.RedisServer(self.work, aof=True)
+        self.redis = cc.RedisServer(self.work, aof=not a.no_aof)
         self.daemons = []
 
     def close(self):
@@ -92,6 +102,11 @@ class Bench:
         for i in range(instances):
             self.daemons.append(cc.Orders(self.work, self.redis.url, consumer="bench-%d" % i,
                                           extra=["--log-level", "warn"]))
+
+    def rewrites(self):
+        """AOF rewrites so far (each forks a child that serializes the dataset)."""
+        info = self.redis.call("INFO", "persistence").decode()
+        return int(re.search(r"aof_rewrites:(\d+)", info).group(1))
 
     def wait_events(self, n, timeout=300):
         deadline = time.time() + timeout
@@ -130,7 +145,7 @@ class Bench:
         self.reset(instances)
         n = self.a.buys
         pids = [d.proc.pid for d in self.daemons]
-        r0, s0 = cpu_s(self.redis.proc.pid), sum(cpu_s(p) for p in pids)
+        r0, s0, w0 = cpu_s(self.redis.proc.pid), sum(cpu_s(p) for p in pids), self.rewrites()
         t0 = time.time()
         redis_benchmark(self.redis.port, n, ["XADD", BUYS, "*"] + BUY_TEMPLATE)
         add_s = time.time() - t0
@@ -140,39 +155,72 @@ class Bench:
         span = self.span_ms()
         lat = self.latencies()
         return {"orders_per_s": n * 1000.0 / span, "append_per_s": n / add_s, "p50": pct(lat, 50),
+                "rewrites": self.rewrites() - w0,
                 "redis_us": redis_us, "service_us": service_us,
                 "p99": pct(lat, 99), "max": lat[-1] if lat else None}
 
     def run_paced(self, instances, rate):
+        """Appends `rate` buys/s for --seconds in ticks of --tick-ms.  The
+        sender never waits for Redis's replies (a second thread drains and
+        checks them), so a busy Redis cannot make the generator late and turn
+        its load into bursts; what it costs and how late it was are reported."""
         self.reset(instances)
         secs = self.a.seconds
-        tick = 0.01
-        per_tick = max(1, int(rate * tick))
-        total = per_tick * int(secs / tick)
-        payload = [cc.Resp.encode(xadd_cmd(buy_fields("p%d" % i, "v%d" % (i % 5000), "BENCH")))
-                   for i in range(total)]
+        tick = self.a.tick_ms / 1000.0
+        per_tick = max(1, int(round(rate * tick)))
+        ticks = int(round(secs / tick))
+        total = per_tick * ticks
+        chunks = [b"".join(cc.Resp.encode(xadd_cmd(buy_fields("p%d" % i, "v%d" % (i % 5000), "BENCH")))
+                           for i in range(k, k + per_tick)) for k in range(0, total, per_tick)]
         c = self.redis.client(timeout=60)
-        sent, behind = 0, 0
-        t0 = time.time()
-        for k in range(0, total, per_tick):
-            target = t0 + (k // per_tick) * tick
-            now = time.time()
+        got = {"replies": 0, "error": None}
+
+        def drain():
+            # Each XADD answers "$N\r\nID\r\n" (two CRLFs); an error is "-...\r\n".
+            crlf, tail = 0, b"\n"
+            try:
+                while crlf < 2 * total:
+                    data = c.sock.recv(1 << 16)
+                    if not data:
+                        raise RuntimeError("redis closed the connection")
+                    buf = tail + data  # a CRLF may straddle two reads
+                    if b"\n-" in buf:
+                        raise RuntimeError("XADD failed: %r" % buf[:200])
+                    crlf += buf.count(b"\r\n")
+                    tail = data[-1:]
+            except Exception as e:  # noqa: BLE001 - reported by the sender
+                got["error"] = e
+            got["replies"] = crlf // 2
+
+        reader = threading.Thread(target=drain)
+        reader.start()
+        late_ms = []
+        cpu0 = time.process_time()
+        pids = [d.proc.pid for d in self.daemons]
+        r0, s0, w0 = cpu_s(self.redis.proc.pid), sum(cpu_s(p) for p in pids), self.rewrites()
+        t0 = time.perf_counter()
+        for k, chunk in enumerate(chunks):
+            target = t0 + k * tick
+            now = time.perf_counter()
             if now < target:
                 time.sleep(target - now)
-            elif now - target > 0.05:
-                behind += 1
-            c.sock.sendall(b"".join(payload[k:k + per_tick]))
-            for _ in range(min(per_tick, total - k)):
-                r = c._read()
-                if isinstance(r, cc.RespError):
-                    raise r
-            sent += per_tick
-        offered = total / (time.time() - t0)
+                now = time.perf_counter()
+            late_ms.append((now - target) * 1000.0)
+            c.sock.sendall(chunk)
+        elapsed = time.perf_counter() - t0
+        gen_cpu = time.process_time() - cpu0
+        reader.join(timeout=120)
+        if got["error"] is not None:
+            raise got["error"]
         c.close()
         self.wait_events(total)
+        redis_cpu, service_cpu = cpu_s(self.redis.proc.pid) - r0, sum(cpu_s(p) for p in pids) - s0
         lat = self.latencies()
-        return {"offered_per_s": offered, "p50": pct(lat, 50), "p90": pct(lat, 90), "p99": pct(lat, 99),
-                "max": lat[-1], "late_ticks": behind}
+        late_ms.sort()
+        return {"offered_per_s": total / elapsed, "p50": pct(lat, 50), "p90": pct(lat, 90), "p99": pct(lat, 99),
+                "max": lat[-1], "late_p99_ms": pct(late_ms, 99), "late_max_ms": late_ms[-1],
+                "gen_us": gen_cpu * 1e6 / total, "rewrites": self.rewrites() - w0, "redis_us": redis_cpu * 1e6 / total,
+                "service_us": service_cpu * 1e6 / total}
 
     def ceilings(self):
         self.redis.call("FLUSHALL")
@@ -185,15 +233,19 @@ class Bench:
         evalsha = redis_benchmark(self.redis.port, self.a.buys // 2, [
             "EVALSHA", sha, "4", "cc:{sku:BENCH}:stock", "cc:{sku:BENCH}:buyers", "cc:{sku:BENCH}:orders",
             "cc:{sku:BENCH}:idem:__rand_int__", "BENCH", "0", "600", "0",
-            "1-0", "v__rand_int__", "1", "1999", "EUR", "shop", "cr1", "cue1", "0"])
+            "1-0", "v__rand_int__", "1", "1-0\tv1\tBENCH\t1\t1999\tEUR\tshop\tcr1\tcue1\t0\t0"])
         return xadd, evalsha
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--buys", type=int, default=200000, help="buys per max-rate run")
+    ap.add_argument("--buys", type=int, default=200000, help="buys per max-rate run (0: no max-rate run)")
     ap.add_argument("--rates", default="10000,20000", help="offered buys/s of the paced runs (comma list)")
     ap.add_argument("--seconds", type=float, default=10, help="length of the paced run")
+    ap.add_argument("--tick-ms", type=float, default=10, help="the paced generator writes once per tick")
+    ap.add_argument("--instances", default="1,2", help="service instances per run (comma list)")
+    ap.add_argument("--no-aof", action="store_true",
+                    help="Redis without AOF: a reference for what persistence costs, not the deployment")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     a = ap.parse_args()
     cc.BUILD = os.path.abspath(a.build)
@@ -201,37 +253,52 @@ def main():
         sys.exit("orders-bench: no %s/cartcast-orders: build first (./cartcast build)" % cc.BUILD)
     b = Bench(a)
     try:
-        say("ceilings: redis-benchmark XADD and EVALSHA buy.lua (%d requests, 4 clients, pipeline 32)" % a.buys)
-        xadd, evalsha = b.ceilings()
+        say("ceilings: redis-benchmark XADD and EVALSHA buy.lua (%d requests, 4 clients, pipeline 32)"
+            % (a.buys or 200000))
+        if not a.buys:
+            a.buys = 200000
+            xadd, evalsha = b.ceilings()
+            a.buys = 0
+        else:
+            xadd, evalsha = b.ceilings()
         rates = [int(x) for x in a.rates.split(",") if x]
         rows = []
         cpu_lines = []
-        for inst in (1, 2):
-            say("%d instance(s): %d buys as fast as redis-benchmark appends them" % (inst, a.buys))
-            m = b.run_max(inst)
+        for inst in [int(x) for x in a.instances.split(",") if x]:
+            m = None
+            if a.buys:
+                say("%d instance(s): %d buys as fast as redis-benchmark appends them" % (inst, a.buys))
+                m = b.run_max(inst)
             paced = []
             for rate in rates:
                 say("%d instance(s): %d buys/s offered for %gs" % (inst, rate, a.seconds))
                 paced.append((rate, b.run_paced(inst, rate)))
             rows.append((inst, m, paced))
         load = os.getloadavg()
-        print("\ncartcast-orders, local redis-server %s (AOF everysec), %d CPUs, load %.1f/%.1f/%.1f"
+        print("\ncartcast-orders, local redis-server %s (%s), %d CPUs, load %.1f/%.1f/%.1f"
               % (subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2],
-                 os.cpu_count(), *load))
+                 "no AOF: reference only" if a.no_aof else "AOF everysec", os.cpu_count(), *load))
         print("ceilings: redis-benchmark XADD (a buy, 10 fields) %.0f/s; EVALSHA buy.lua, one buy per call %.0f/s"
               % (xadd, evalsha))
-        print("| instances | run | orders/s | / XADD ceiling | p50 ms | p90 ms | p99 ms | max ms |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        print("| instances | run | orders/s | / XADD ceiling | p50 ms | p90 ms | p99 ms | max ms | generator late p99/max ms |"
+              " CPU us/buy redis / service / generator |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for inst, m, paced in rows:
-            print("| %d | as fast as possible | **%.0f** | %.3f | %d | - | %d | %d |"
-                  % (inst, m["orders_per_s"], m["orders_per_s"] / xadd, m["p50"], m["p99"], m["max"]))
-            cpu_lines.append("%d instance(s): redis-server %.1f us CPU per buy (all of it: the producer's XADD, reads, "
-                             "scripts, AOF), cartcast-orders %.1f us; one dedicated core for Redis would allow ~%.0f "
-                             "orders/s" % (inst, m["redis_us"], m["service_us"], 1e6 / m["redis_us"]))
+            if m is not None:
+                print("| %d | as fast as possible | **%.0f** | %.3f | %d | - | %d | %d | | %.1f / %.1f / - |"
+                      % (inst, m["orders_per_s"], m["orders_per_s"] / xadd, m["p50"], m["p99"], m["max"],
+                         m["redis_us"], m["service_us"]))
+                cpu_lines.append("%d instance(s), max run: redis-server %.1f us CPU per buy (all of it: the producer's "
+                                 "XADD, reads, scripts, AOF, AOF rewrites: %d), cartcast-orders %.1f us; one dedicated "
+                                 "core for Redis would allow ~%.0f orders/s"
+                                 % (inst, m["redis_us"], m["rewrites"], m["service_us"], 1e6 / m["redis_us"]))
             for rate, p in paced:
-                late = " (generator late on %d ticks)" % p["late_ticks"] if p["late_ticks"] else ""
-                print("| %d | paced %d/s%s | %.0f | | %d | %d | **%d** | %d |"
-                      % (inst, rate, late, p["offered_per_s"], p["p50"], p["p90"], p["p99"], p["max"]))
+                print("| %d | paced %d/s | %.0f | | %d | %d | **%d** | %d | %.1f / %.1f | %.1f / %.1f / %.1f |"
+                      % (inst, rate, p["offered_per_s"], p["p50"], p["p90"], p["p99"], p["max"], p["late_p99_ms"],
+                         p["late_max_ms"], p["redis_us"], p["service_us"], p["gen_us"]))
+                if p["rewrites"]:
+                    cpu_lines.append("%d instance(s), paced %d/s: %d AOF rewrite(s) during the run"
+                                     % (inst, rate, p["rewrites"]))
         print()
         for line in cpu_lines:
             print(line)

@@ -334,6 +334,7 @@ int main(int argc, char **argv)
     const char *commission = "10";
     int claim_idle_ms = (int)ocfg.claim_idle_ms, max_deliveries = (int)ocfg.max_deliveries;
     int per_viewer_limit = (int)ocfg.default_limit, idem_ttl_s = (int)ocfg.idem_ttl_s;
+    int orders_ttl_s = (int)ocfg.orders_ttl_s;
     int batch = (int)ocfg.batch, max_inflight = (int)ocfg.max_inflight;
     int trim_interval_ms = (int)ocfg.trim_interval_ms, buys_keep_ms = (int)ocfg.buys_keep_ms;
     int events_keep_ms = (int)ocfg.events_keep_ms, command_timeout_ms = (int)ocfg.command_timeout_ms;
@@ -354,6 +355,8 @@ int main(int argc, char **argv)
          "units of one SKU one viewer may buy when the SKU sets no limit (0 = none)", 0, 1000000},
         {"idempotency-ttl-s", CC_OPT_INT, &idem_ttl_s, "S", "how long a buy's result answers its retries", 60,
          365 * 86400},
+        {"orders-ttl-s", CC_OPT_INT, &orders_ttl_s, "S",
+         "a SKU's order records expire this long after its last order (0 = kept forever)", 0, 3650 * 86400},
         {"batch", CC_OPT_INT, &batch, "N", "buys read per XREADGROUP (and per script call)", 1, 256},
         {"max-inflight", CC_OPT_INT, &max_inflight, "N", "buys processed at once by this instance", 1, 100000},
         {"trim-interval-ms", CC_OPT_INT, &trim_interval_ms, "MS", "how often streams are trimmed (0 = never)", 0,
@@ -432,6 +435,7 @@ int main(int argc, char **argv)
     ocfg.max_deliveries = (uint32_t)max_deliveries;
     ocfg.default_limit = (uint32_t)per_viewer_limit;
     ocfg.idem_ttl_s = (uint32_t)idem_ttl_s;
+    ocfg.orders_ttl_s = (uint32_t)orders_ttl_s;
     ocfg.batch = (uint32_t)batch;
     ocfg.max_inflight = (uint32_t)max_inflight;
     ocfg.trim_interval_ms = (uint32_t)trim_interval_ms;

@@ -88,42 +88,78 @@ static void argb_add(argb_t *b, const void *p, size_t n)
 
 static void argb_adds(argb_t *b, const char *s) { argb_add(b, s, strlen(s)); }
 
+/* Room for n more bytes in the arena (formatted arguments live there; their
+ * pointers are set by argb_resolve once the arena stops moving). */
+static int argb_reserve(argb_t *b, size_t n)
+{
+    if (b->alen + n <= b->acap)
+        return 0;
+    size_t cap = b->acap ? b->acap : 4096;
+    while (cap < b->alen + n)
+        cap *= 2;
+    char *a = realloc(b->arena, cap);
+    if (a == NULL) {
+        b->err = CC_ENOMEM;
+        return -1;
+    }
+    b->arena = a;
+    b->acap = cap;
+    return 0;
+}
+
+static void argb_push_arena(argb_t *b, size_t n)
+{
+    b->v[b->n] = NULL;
+    b->l[b->n] = n;
+    b->off[b->n] = b->alen;
+    b->alen += n + 1;
+    b->n++;
+}
+
 static void argb_addf(argb_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void argb_addf(argb_t *b, const char *fmt, ...)
 {
-    if (argb_room(b) < 0)
+    /* One vsnprintf straight into the arena; a second only when it did not fit. */
+    if (argb_room(b) < 0 || argb_reserve(b, 256) < 0)
         return;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(b->arena + b->alen, b->acap - b->alen, fmt, ap);
     va_end(ap);
     if (n < 0) {
         b->err = CC_EINVAL;
         return;
     }
-    if (b->alen + (size_t)n + 1 > b->acap) {
-        size_t cap = b->acap ? b->acap : 4096;
-        while (cap < b->alen + (size_t)n + 1)
-            cap *= 2;
-        char *a = realloc(b->arena, cap);
-        if (a == NULL) {
-            b->err = CC_ENOMEM;
+    if ((size_t)n + 1 > b->acap - b->alen) {
+        if (argb_reserve(b, (size_t)n + 1) < 0)
             return;
-        }
-        b->arena = a;
-        b->acap = cap;
+        va_start(ap, fmt);
+        vsnprintf(b->arena + b->alen, (size_t)n + 1, fmt, ap);
+        va_end(ap);
     }
-    va_start(ap, fmt);
-    vsnprintf(b->arena + b->alen, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->v[b->n] = NULL;
-    b->l[b->n] = (size_t)n;
-    b->off[b->n] = b->alen;
-    b->alen += (size_t)n + 1;
-    b->n++;
+    argb_push_arena(b, (size_t)n);
 }
 
-static void argb_addi(argb_t *b, long long v) { argb_addf(b, "%lld", v); }
+/* Integers are most of a batch's formatted arguments: no printf for them. */
+static void argb_addi(argb_t *b, long long v)
+{
+    if (argb_room(b) < 0 || argb_reserve(b, 24) < 0)
+        return;
+    char tmp[24];
+    size_t n = 0, k = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    char *p = b->arena + b->alen;
+    if (v < 0)
+        p[k++] = '-';
+    while (n)
+        p[k++] = tmp[--n];
+    p[k] = '\0';
+    argb_push_arena(b, k);
+}
 
 static void argb_resolve(argb_t *b)
 {
@@ -321,16 +357,18 @@ static void on_dead(cc_redis_t *r, int status, redisReply *reply, void *data);
 static int send_publish(cc_orders_t *o, batch_t *b);
 
 /* Event fields (docs/redis-schema.md), in the order publish.lua's F table
- * lists them.  names = 0 (publish.lua): values only, the script adds the
- * names from its constant table (half the strings Redis must create per
- * event).  names = 1 (dead.lua): field/value pairs without "reason" (the
- * script adds its own). */
+ * lists them.  names = 0 (publish.lua): values only, without `v` and `at`
+ * (the same for every event of a call: the script has them once); the
+ * script adds the names from its constant table (half the strings Redis must
+ * create per event).  names = 1 (dead.lua): field/value pairs without
+ * "reason" (the script adds its own). */
 #define EVENT_FIELDS 23
 static void add_event_fields(argb_t *a, const job_t *j, int names, int64_t now)
 {
     const cc_buy_t *u = &j->buy;
 #define NAME(n) (names ? argb_adds(a, n) : (void)0)
-    NAME("v"), argb_adds(a, "1");
+    if (names)
+        argb_adds(a, "v"), argb_adds(a, "1");
     NAME("status"), argb_adds(a, j->status);
     NAME("order"), argb_adds(a, j->order);
     if (!names)
@@ -365,7 +403,8 @@ static void add_event_fields(argb_t *a, const job_t *j, int names, int64_t now)
     NAME("dup"), argb_adds(a, j->dup ? "1" : "0");
     NAME("node"), argb_adds(a, u->node);
     NAME("req"), argb_adds(a, u->req);
-    NAME("at"), argb_addi(a, now);
+    if (names)
+        argb_adds(a, "at"), argb_addi(a, now);
 #undef NAME
 }
 
@@ -382,51 +421,126 @@ static int send_args(cc_orders_t *o, argb_t *a, cc_redis_cb cb, void *data)
     return rc;
 }
 
+/* The sales of the buys of a batch that count (they created a confirmed
+ * order), added up per sales hash and currency, so that publish.lua makes a
+ * few HINCRBYs per batch instead of twelve additions per buy.  One cell per
+ * (hash, currency); the cells of one hash are chained from head[hash]. */
+typedef struct sales_cell {
+    int key;         /* KEYS index of the sales hash */
+    const char *cur; /* currency */
+    int64_t orders, units, amount, commission;
+    int next;
+} sales_cell_t;
+
+static int name_index(const char **names, size_t *n, const char *name)
+{
+    size_t k = 0;
+    for (; k < *n; k++)
+        if (strcmp(names[k], name) == 0)
+            return (int)k;
+    names[(*n)++] = name;
+    return (int)k;
+}
+
 static int send_publish(cc_orders_t *o, batch_t *b)
 {
     b->stage = STAGE_PUBLISH;
-    /* KEYS 7.. : the distinct creator and stream hashes of counted orders. */
-    const char *uniq[2 * BATCH_MAX];
-    int kind[2 * BATCH_MAX];
-    size_t nu = 0;
-    int ck[BATCH_MAX], sk[BATCH_MAX];
+    if (b->n > BATCH_MAX) /* a read brings at most --batch <= BATCH_MAX entries */
+        return CC_EINVAL;
+    /* Hashes: KEYS[4] the total, KEYS[7 ..] the creators then the streams of
+     * the buys that count (hash h is KEYS[4] for h = 0, else KEYS[6 + h]). */
+    const char *creators[BATCH_MAX], *streams[BATCH_MAX], *skus[BATCH_MAX];
+    const job_t *stock_of[BATCH_MAX] = {0};
+    size_t nc = 0, ns = 0, nk = 0;
+    int job_c[BATCH_MAX], job_s[BATCH_MAX];
     for (size_t i = 0; i < b->n; i++) {
-        job_t *j = b->jobs[i];
-        ck[i] = sk[i] = 4;
+        const job_t *j = b->jobs[i];
         if (!j->count)
             continue;
-        for (int pass = 0; pass < 2; pass++) {
-            const char *name = pass == 0 ? j->buy.creator : j->buy.stream;
-            size_t k = 0;
-            for (; k < nu; k++)
-                if (kind[k] == pass && strcmp(uniq[k], name) == 0)
-                    break;
-            if (k == nu) {
-                uniq[nu] = name;
-                kind[nu] = pass;
-                nu++;
+        job_c[i] = name_index(creators, &nc, j->buy.creator);
+        job_s[i] = name_index(streams, &ns, j->buy.stream);
+        int k = name_index(skus, &nk, j->buy.sku);
+        if (stock_of[k] == NULL || j->version > stock_of[k]->version)
+            stock_of[k] = j; /* the stock after the batch's last order of that SKU */
+    }
+    size_t nh = 1 + nc + ns;
+    int head[1 + 2 * BATCH_MAX];
+    sales_cell_t cells[3 * BATCH_MAX];
+    size_t ncell = 0;
+    for (size_t h = 0; h < nh; h++)
+        head[h] = -1;
+    for (size_t i = 0; i < b->n; i++) {
+        const job_t *j = b->jobs[i];
+        if (!j->count)
+            continue;
+        size_t hs[3] = {0, 1 + (size_t)job_c[i], 1 + nc + (size_t)job_s[i]};
+        for (int t = 0; t < 3; t++) {
+            int c = head[hs[t]];
+            while (c >= 0 && strcmp(cells[c].cur, j->buy.currency) != 0)
+                c = cells[c].next;
+            if (c < 0) {
+                c = (int)ncell++;
+                cells[c] = (sales_cell_t){.key = hs[t] == 0 ? 4 : 6 + (int)hs[t], .cur = j->buy.currency,
+                                          .next = head[hs[t]]};
+                head[hs[t]] = c;
             }
-            (pass == 0 ? ck : sk)[i] = (int)(7 + k);
+            cells[c].orders++;
+            cells[c].units += j->qty;
+            cells[c].amount += j->amount;
+            cells[c].commission += j->commission;
         }
     }
     argb_t a = {0};
     int64_t now = wall_ms();
     argb_adds(&a, "EVALSHA"), argb_adds(&a, o->sha[CC_ORDERS_LUA_PUBLISH]);
-    argb_addi(&a, 6 + (long long)nu);
+    argb_addi(&a, 6 + (long long)(nc + ns));
     argb_adds(&a, CC_ORDERS_K_BUYS), argb_adds(&a, CC_ORDERS_K_EVENTS), argb_adds(&a, CC_ORDERS_K_STOCK);
     argb_adds(&a, CC_ORDERS_K_TOTAL), argb_adds(&a, CC_ORDERS_K_CREATORS), argb_adds(&a, CC_ORDERS_K_STREAMS);
-    for (size_t k = 0; k < nu; k++)
-        argb_addf(&a, "%s%s", kind[k] == 0 ? CC_ORDERS_K_CREATOR : CC_ORDERS_K_STREAM, uniq[k]);
+    for (size_t k = 0; k < nc; k++)
+        argb_addf(&a, "%s%s", CC_ORDERS_K_CREATOR, creators[k]);
+    for (size_t k = 0; k < ns; k++)
+        argb_addf(&a, "%s%s", CC_ORDERS_K_STREAM, streams[k]);
     argb_adds(&a, CC_ORDERS_GROUP);
     argb_addi(&a, o->cfg.stock_maxlen);
     argb_adds(&a, "0");
-    for (size_t i = 0; i < b->n; i++) {
-        job_t *j = b->jobs[i];
-        argb_adds(&a, j->count ? "1" : "0");
-        argb_addi(&a, ck[i]);
-        argb_addi(&a, sk[i]);
-        add_event_fields(&a, j, 0, now);
+    argb_addi(&a, now);
+    argb_addi(&a, (long long)nc);
+    for (size_t k = 0; k < nc; k++)
+        argb_adds(&a, creators[k]);
+    argb_addi(&a, (long long)ns);
+    for (size_t k = 0; k < ns; k++)
+        argb_adds(&a, streams[k]);
+    /* NA: per hash, orders and units once, amount and commission per currency
+     * (no cells: nothing counts, and no hash has a cell) */
+    if (ncell == 0)
+        nh = 0;
+    size_t na = 0;
+    for (size_t h = 0; h < nh; h++) {
+        na += 2;
+        for (int c = head[h]; c >= 0; c = cells[c].next)
+            na += 2;
     }
+    argb_addi(&a, (long long)na);
+    for (size_t h = 0; h < nh; h++) {
+        int key = cells[head[h]].key;
+        int64_t orders = 0, units = 0;
+        for (int c = head[h]; c >= 0; c = cells[c].next)
+            orders += cells[c].orders, units += cells[c].units;
+        argb_addi(&a, key), argb_adds(&a, "orders"), argb_addi(&a, orders);
+        argb_addi(&a, key), argb_adds(&a, "units"), argb_addi(&a, units);
+        for (int c = head[h]; c >= 0; c = cells[c].next) {
+            argb_addi(&a, key), argb_addf(&a, "amount:%s", cells[c].cur), argb_addi(&a, cells[c].amount);
+            argb_addi(&a, key), argb_addf(&a, "commission:%s", cells[c].cur), argb_addi(&a, cells[c].commission);
+        }
+    }
+    argb_addi(&a, (long long)nk);
+    for (size_t k = 0; k < nk; k++) {
+        argb_adds(&a, skus[k]);
+        argb_addi(&a, stock_of[k]->stock);
+        argb_addi(&a, stock_of[k]->version);
+    }
+    for (size_t i = 0; i < b->n; i++)
+        add_event_fields(&a, b->jobs[i], 0, now);
     return send_args(o, &a, on_publish, b);
 }
 
@@ -505,19 +619,19 @@ static int send_buy(cc_orders_t *o, batch_t *b)
     argb_adds(&a, sku);
     argb_addi(&a, o->cfg.default_limit);
     argb_addi(&a, o->cfg.idem_ttl_s);
-    argb_addi(&a, wall_ms());
+    argb_addi(&a, o->cfg.orders_ttl_s);
+    long long now = (long long)wall_ms();
     for (size_t i = 0; i < b->n; i++) {
         const job_t *j = b->jobs[i];
         const cc_buy_t *u = &j->buy;
         argb_adds(&a, j->entry);
         argb_adds(&a, u->viewer);
         argb_addi(&a, u->qty);
-        argb_addi(&a, u->price);
-        argb_adds(&a, u->currency);
-        argb_adds(&a, u->stream);
-        argb_adds(&a, u->creator);
-        argb_adds(&a, u->cue);
-        argb_addi(&a, u->ts);
+        /* The order record, stored as is if the buy is confirmed (fewer
+         * arguments for Redis to parse, no concatenation in Lua). */
+        argb_addf(&a, "%s\t%s\t%s\t%lld\t%lld\t%s\t%s\t%s\t%s\t%lld\t%lld", j->entry, u->viewer, u->sku,
+                  (long long)u->qty, (long long)u->price, u->currency, u->stream, u->creator, u->cue,
+                  (long long)u->ts, now);
     }
     return send_args(o, &a, on_buy, b);
 }

@@ -40,6 +40,7 @@ typedef struct cc_orders_config {
     int commission_bp;            /* basis points: 1000 = 10% */
     uint32_t default_limit;       /* units per viewer per SKU when the SKU sets none; 0 = none */
     uint32_t idem_ttl_s;          /* how long a buy's result answers its retries */
+    uint32_t orders_ttl_s;        /* a SKU's order records expire this long after its last order; 0 = never */
     uint32_t batch;               /* XREADGROUP COUNT */
     uint32_t max_inflight;        /* buys being processed at once by this instance */
     uint32_t block_ms;            /* XREADGROUP BLOCK */

@@ -6,7 +6,12 @@
 --   KEYS[3] cc:{sku:S}:orders   hash: order id -> order record
 --   KEYS[3+i] cc:{sku:S}:idem:N:VIEWER:IDEM  string, the result of buy i (TTL)
 --   ARGV[1] sku, ARGV[2] default per-viewer limit (0 = none), ARGV[3] idempotency TTL (s),
---   ARGV[4] now (ms), then 9 per buy: entry viewer qty price currency stream creator cue ts
+--   ARGV[4] order records' TTL (s) after the SKU's last order (0 = kept forever),
+--   then 4 per buy: entry viewer qty record
+--   (record: the order record as the service formats it, stored as is when the
+--   buy is confirmed: `entry viewer sku qty price currency stream creator cue ts
+--   created_ms`, tab-separated; building it here cost Redis a table and a
+--   concatenation per buy)
 -- Returns one string per buy: NEW \t status \t order \t reason \t stock \t version \t entry \t qty
 -- (NEW = 1 when this call decided it, 0 when the idempotency key already had it).
 --
@@ -19,8 +24,9 @@
 local sku = ARGV[1]
 local deflimit = tonumber(ARGV[2]) or 0
 local ttl = ARGV[3]
-local now = ARGV[4]
+local orders_ttl = tonumber(ARGV[4]) or 0
 local n = #KEYS - 3
+local PER = 4 -- ARGV values per buy
 local st = redis.call('HMGET', KEYS[1], 'avail', 'limit', 'version', 'seq', 'sold')
 redis.call('HLEN', KEYS[3])
 local avail = tonumber(st[1])
@@ -32,7 +38,7 @@ local idk = {}
 local viewers = {}
 for i = 1, n do
   idk[i] = KEYS[3 + i]
-  viewers[i] = ARGV[4 + (i - 1) * 9 + 2]
+  viewers[i] = ARGV[4 + (i - 1) * PER + 2]
 end
 local prev = redis.call('MGET', unpack(idk))
 local had = redis.call('HMGET', KEYS[2], unpack(viewers))
@@ -44,7 +50,7 @@ local out, done = {}, {}
 local orders = {}
 local changed = false
 for i = 1, n do
-  local b = 4 + (i - 1) * 9
+  local b = 4 + (i - 1) * PER
   local entry, viewer, qty = ARGV[b + 1], viewers[i], tonumber(ARGV[b + 3])
   local k = idk[i]
   local p = prev[i] or done[k] -- done: the same key twice in this batch
@@ -71,8 +77,7 @@ for i = 1, n do
       touched[viewer] = true
       order = 'ord_' .. seq .. '_' .. sku
       orders[#orders + 1] = order
-      orders[#orders + 1] = table.concat({entry, viewer, sku, qty, ARGV[b + 4], ARGV[b + 5], ARGV[b + 6],
-        ARGV[b + 7], ARGV[b + 8], ARGV[b + 9], now}, '\t')
+      orders[#orders + 1] = ARGV[b + 4]
     end
     local rec = table.concat({status, order, reason, avail or -1, version, entry, qty}, '\t')
     redis.call('SET', k, rec, 'EX', ttl)
@@ -89,5 +94,8 @@ if changed then
   end
   redis.call('HSET', KEYS[2], unpack(bv))
   redis.call('HSET', KEYS[3], unpack(orders))
+  -- Redis 7.0 has no TTL per hash field: the SKU's records go together,
+  -- orders_ttl after its last order (fulfilment reads the events stream).
+  if orders_ttl > 0 then redis.call('EXPIRE', KEYS[3], orders_ttl) end
 end
 return out
