@@ -13,6 +13,7 @@
  * Playlists are rendered once per model version (and gzipped once) and the
  * same cc_buf_t goes to every viewer; media buffers come from the model. */
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
