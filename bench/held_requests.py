@@ -882,6 +882,13 @@ def main():
                     help="held mode's client: c = build/held_client (default; delays from the server's "
                          "x-cartcast-ready stamp), python = the in-script client (spread from the first answer)")
     ap.add_argument("--client-bin", default=os.path.join(ROOT, "build", "held_client"))
+    ap.add_argument("--client-cpu", type=int, default=-2,
+                    help="pin the C client, this script, the publisher (and, with --edge, the origin), i.e. the "
+                         "'other hosts', to this CPU; -1 = the last CPU; default -2: no pinning (an A/B on the "
+                         "shared 2-core box showed no gain, docs/benchmarks.md)")
+    ap.add_argument("--server-cpus", default="",
+                    help="pin the server under test to these CPUs (e.g. 0); default: not pinned (pinned, another "
+                         "tenant on that CPU stalled a fan-out for 0.7 s)")
     a = ap.parse_args()
     try:
         counts = sorted({int(x) for x in a.conns.split(",") if x.strip()})
@@ -954,17 +961,37 @@ def main():
 
     conns = []
     client = None
+    ncpu = os.cpu_count() or 1
+    pin = {ncpu - 1} if a.client_cpu == -1 and ncpu >= 2 else ({a.client_cpu} if a.client_cpu >= 0 else None)
+
+    def pin_away(pid):
+        """On a real deployment viewers and the origin are other hosts. Here they share two
+        cores with the server, and the kernel tends to wake a client on the CPU of the server
+        that woke it (wake-affine), where it then preempts the server in the middle of its
+        fan-out. Keeping them on one CPU leaves the server's wake-ups elsewhere."""
+        if pin:
+            try:
+                os.sched_setaffinity(pid, pin)
+            except OSError as e:
+                say("could not pin pid %d: %s" % (pid, e))
     try:
+        pin_away(0)
         clip = a.clip or make_clip()
         origin = Origin(procs, a.origin_bin, clip, workdir)
+        pin_away(origin.pub.pid)
         edge = origin.wait_playlist()
         if a.edge:
+            pin_away(origin.proc.pid)
             # From here on "origin" is the server under test: the edge (its first request joins the stream).
             origin = EdgeNode(procs, a.edge_bin, origin)
             edge = origin.wait_playlist()
         pt = edge.pl["part_target"]
-        say("%s pid %d, http %d; stream live: PART-TARGET %.3f s, %d parts per segment, ulimit -n %d" % (
-            "edge" if a.edge else "origin", origin.proc.pid, origin.http_port, pt, edge.pps, limit))
+        if a.server_cpus:
+            os.sched_setaffinity(origin.proc.pid, {int(x) for x in a.server_cpus.split(",")})
+        say("%s pid %d, http %d; stream live: PART-TARGET %.3f s, %d parts per segment, ulimit -n %d; "
+            "client side pinned to CPU %s, server to %s" % (
+                "edge" if a.edge else "origin", origin.proc.pid, origin.http_port, pt, edge.pps, limit,
+                sorted(pin) if pin else "none", a.server_cpus or "none"))
         rss_idle = common.proc_status(origin.proc.pid)["VmRSS"]
         watcher = open_conns(origin.http_port, 1, time.monotonic() + 10)[0]
         for n in counts if modes else []:
@@ -973,6 +1000,7 @@ def main():
                 if client:
                     client.close()
                 client = CClient(a.client_bin, origin.http_port, n, time.monotonic() + 120)
+                pin_away(client.p.pid)
                 nopen = n
             else:
                 conns += open_conns(origin.http_port, n - len(conns), time.monotonic() + 120)
