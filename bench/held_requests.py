@@ -481,6 +481,170 @@ def held_rounds(origin, procs, conns, watcher, mode, rounds, lead, gzip, say_rou
     }
 
 
+# ------------------------------------------------------------------ held mode, C client
+
+class CClient:
+    """bench/held_client.c (built as build/held_client): N keep-alive connections that send a
+    round's request together and stamp each response with clock_gettime right after the read
+    that completed it. Talks line by line over a pipe (protocol in held_client.c)."""
+
+    def __init__(self, binary, port, n, deadline):
+        self.p = subprocess.Popen([binary, "127.0.0.1", str(port), str(n)], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE)
+        self.fd = self.p.stdout.fileno()
+        self.buf = b""
+        self.n = n
+        line = self.line(deadline)
+        if line != "OPEN %d" % n:
+            raise Failed("held_client did not open %d connections: %r" % (n, line))
+
+    def line(self, deadline, wait=True):
+        """The next line, or None if none came before the deadline (or at once, wait=False)."""
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic() if wait else 0
+            if left < 0:
+                return None
+            r, _, _ = select.select([self.fd], [], [], left)
+            if not r:
+                return None
+            chunk = os.read(self.fd, 1 << 20)
+            if not chunk:
+                raise Failed("held_client exited (status %s)" % self.p.wait())
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode()
+
+    def go(self, path, mode):
+        self.p.stdin.write(b"GO %d %s\n" % (mode, path.encode()))
+        self.p.stdin.flush()
+
+    def close(self):
+        try:
+            self.p.stdin.write(b"QUIT\n")
+            self.p.stdin.close()
+        except OSError:
+            pass
+        common.stop_proc(self.p)
+
+
+def held_rounds_c(origin, procs, client, watcher, mode, rounds, lead, gzip, say_round):
+    """held_rounds with the C client. Per response, delay = its last byte's arrival (client
+    clock right after the read) - its x-cartcast-ready stamp (the server's clock when the part
+    that satisfied it completed / arrived); the old spread (- the round's first answer) and the
+    kernel-stamped delay are kept beside it."""
+    n = client.n
+    delays, kdelays, spreads, first_ms, park_ms = [], [], [], [], []
+    skipped, bad, rss_max, answered, late_parts, per_round = [], [], 0, 0, 0, []
+    cpu0 = common.cpu_ns(origin.proc.pid)
+    busy0 = common.machine_busy()
+    t_start = time.monotonic()
+    r = attempts = 0
+    cmode = 2 if mode == "part" else (1 if gzip else 0)
+    while r < rounds:
+        attempts += 1
+        if attempts > rounds * 3:
+            raise Failed("too many rounds lost (%s)" % "; ".join(skipped[-3:]))
+        procs.check()
+        deadline = time.monotonic() + 20
+        edge = sync(origin, watcher, deadline)
+        if mode == "playlist":
+            msn, idx, _ = edge.target(lead)
+            path = "%smedia.m3u8?_HLS_msn=%d&_HLS_part=%d" % (origin.base, msn, idx)
+        else:
+            path = "%spart%d.m4s" % (origin.base, edge.hint_seq)
+        client.go(path, cmode)
+        line = client.line(deadline)
+        if not line or not line.startswith("SENT "):
+            raise Failed("held_client: %r" % line)
+        t_sent = int(line.split()[1])
+        parked_at, first, held = None, None, -1
+        while time.monotonic() < deadline:
+            line = client.line(deadline, wait=False)
+            if line and line.startswith("FIRST "):
+                first = int(line.split()[1])
+                break
+            held = origin.held_now()
+            if held >= n:
+                parked_at = time.time_ns()
+                break
+            time.sleep(0.005)
+        rss = common.proc_status(origin.proc.pid)["VmRSS"]
+        rows, body_hex, left = [], None, None
+        while left is None:
+            line = client.line(time.monotonic() + 20)
+            if line is None:
+                raise Failed("held_client: no answer within 20 s")
+            if line.startswith("FIRST "):
+                first = int(line.split()[1])
+            elif line.startswith("R "):
+                f = line.split()
+                rows.append((int(f[1]), int(f[2]), int(f[3]), int(f[4]), int(f[5]), int(f[6]), f[7]))
+            elif line.startswith("BODY "):
+                body_hex = line[5:]
+            elif line.startswith("END "):
+                left = int(line.split()[1])
+        if left:
+            raise Failed("%d of %d responses did not arrive within 15 s" % (left, n))
+        if parked_at is None or (first is not None and parked_at > first):
+            skipped.append("round %d: %d of %d parked before the first answer" % (r + 1, max(held, 0), n))
+            say_round("  %s" % skipped[-1])
+            continue
+        problems = []
+        statuses = {}
+        for row in rows:
+            statuses[row[0]] = statuses.get(row[0], 0) + 1
+        if statuses != {200: n}:
+            problems.append("statuses %r" % statuses)
+        if len({(row[5], row[6]) for row in rows}) != 1:
+            problems.append("%d different bodies" % len({row[6] for row in rows}))
+        stamps = {row[4] for row in rows}
+        if 0 in stamps:
+            problems.append("answers without x-cartcast-ready (server started without CARTCAST_BENCH_STAMPS=1?)")
+        if mode == "playlist" and body_hex is not None:
+            body0 = bytes.fromhex(body_hex)
+            text = (zlib.decompress(body0, 31) if gzip else body0).decode(errors="replace")
+            ans = common.parse_media_playlist(text)["parts"]
+            ok = [x for x in ans if x[0] > msn or (x[0] == msn and x[1] >= idx)]
+            if not ok:
+                problems.append("the answer lists no part at or after (%d, %d): answered early" % (msn, idx))
+            elif len(ok) > 1:
+                late_parts += len(ok) - 1
+        if problems:
+            bad.append("round %d: %s" % (r + 1, "; ".join(problems)))
+            say_round("  " + bad[-1])
+            r += 1
+            continue
+        rss_max = max(rss_max, rss)
+        ref = min(row[1] for row in rows)
+        d = sorted((row[2] - row[4]) / 1e6 for row in rows)
+        kd = sorted((row[3] - row[4]) / 1e6 for row in rows if row[3])
+        delays += d
+        kdelays += kd
+        spreads += [(row[2] - ref) / 1e6 for row in rows]
+        first_ms.append((ref - min(stamps)) / 1e6)
+        park_ms.append((parked_at - t_sent) / 1e6)
+        per_round.append(percentile(d, 99))
+        answered += n
+        r += 1
+        say_round("  round %2d: %s, %d parked %.0f ms after sending; %d fan-out(s); first answer %.2f ms "
+                  "after ready; delay p50 %.2f p99 %.2f max %.2f ms" % (
+                      r, path.rsplit("/", 1)[-1], n, (parked_at - t_sent) / 1e6, len(stamps),
+                      first_ms[-1], percentile(d, 50), percentile(d, 99), d[-1]))
+    elapsed = time.monotonic() - t_start
+    cpu = common.cpu_ns(origin.proc.pid) - cpu0
+    busy1 = common.machine_busy()
+    for x in (delays, kdelays, spreads, first_ms, park_ms, per_round):
+        x.sort()
+    return {
+        "mode": mode, "n": n, "rounds": r, "skipped": skipped, "bad": bad, "client": "c",
+        "last": delays, "kernel": kdelays, "first": spreads, "first_answer_ms": first_ms, "round_p99": per_round,
+        "answered": answered, "late_parts": late_parts,
+        "park_ms": park_ms, "rss_kib": rss_max, "cpu_s": cpu / 1e9, "elapsed": elapsed,
+        "cpu_us_per_req": cpu / 1e3 / max(1, answered + attempts),
+        "busy": 100.0 * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]),
+    }
+
+
 # ------------------------------------------------------------------ throughput mode
 
 def nginx_static(procs, workdir, path_in_root, data):
@@ -714,6 +878,17 @@ def main():
     ap.add_argument("--edge-bin", default=os.path.join(ROOT, "build", "cartcast-edge"))
     ap.add_argument("--clip", default=None, help="FLV to publish (default: the bench clip, made once)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir with logs and configs")
+    ap.add_argument("--client", choices=("c", "python"), default="c",
+                    help="held mode's client: c = build/held_client (default; delays from the server's "
+                         "x-cartcast-ready stamp), python = the in-script client (spread from the first answer)")
+    ap.add_argument("--client-bin", default=os.path.join(ROOT, "build", "held_client"))
+    ap.add_argument("--client-cpu", type=int, default=-2,
+                    help="pin the C client, this script, the publisher (and, with --edge, the origin), i.e. the "
+                         "'other hosts', to this CPU; -1 = the last CPU; default -2: no pinning (an A/B on the "
+                         "shared 2-core box showed no gain, docs/benchmarks.md)")
+    ap.add_argument("--server-cpus", default="",
+                    help="pin the server under test to these CPUs (e.g. 0); default: not pinned (pinned, another "
+                         "tenant on that CPU stalled a fan-out for 0.7 s)")
     a = ap.parse_args()
     try:
         counts = sorted({int(x) for x in a.conns.split(",") if x.strip()})
@@ -742,6 +917,12 @@ def main():
     if not os.access(a.origin_bin, os.X_OK):
         say("no cartcast-origin at %s: build it or pass --origin-bin" % a.origin_bin)
         return 1
+    if a.client == "c" and modes and not os.access(a.client_bin, os.X_OK):
+        say("no held_client at %s: build it (cmake --build build --target held_client) or pass --client-bin"
+            % a.client_bin)
+        return 1
+    # The servers stamp held answers with x-cartcast-ready (edge/hls.c): the C client's reference.
+    os.environ["CARTCAST_BENCH_STAMPS"] = "1"
     if a.edge and not os.access(a.edge_bin, os.X_OK):
         say("no cartcast-edge at %s: build it or pass --edge-bin" % a.edge_bin)
         return 1
@@ -779,24 +960,53 @@ def main():
     signal.alarm(int(t_budget - time.monotonic()) + 1)
 
     conns = []
+    client = None
+    ncpu = os.cpu_count() or 1
+    pin = {ncpu - 1} if a.client_cpu == -1 and ncpu >= 2 else ({a.client_cpu} if a.client_cpu >= 0 else None)
+
+    def pin_away(pid):
+        """On a real deployment viewers and the origin are other hosts. Here they share two
+        cores with the server, and the kernel tends to wake a client on the CPU of the server
+        that woke it (wake-affine), where it then preempts the server in the middle of its
+        fan-out. Keeping them on one CPU leaves the server's wake-ups elsewhere."""
+        if pin:
+            try:
+                os.sched_setaffinity(pid, pin)
+            except OSError as e:
+                say("could not pin pid %d: %s" % (pid, e))
     try:
+        pin_away(0)
         clip = a.clip or make_clip()
         origin = Origin(procs, a.origin_bin, clip, workdir)
+        pin_away(origin.pub.pid)
         edge = origin.wait_playlist()
         if a.edge:
+            pin_away(origin.proc.pid)
             # From here on "origin" is the server under test: the edge (its first request joins the stream).
             origin = EdgeNode(procs, a.edge_bin, origin)
             edge = origin.wait_playlist()
         pt = edge.pl["part_target"]
-        say("%s pid %d, http %d; stream live: PART-TARGET %.3f s, %d parts per segment, ulimit -n %d" % (
-            "edge" if a.edge else "origin", origin.proc.pid, origin.http_port, pt, edge.pps, limit))
+        if a.server_cpus:
+            os.sched_setaffinity(origin.proc.pid, {int(x) for x in a.server_cpus.split(",")})
+        say("%s pid %d, http %d; stream live: PART-TARGET %.3f s, %d parts per segment, ulimit -n %d; "
+            "client side pinned to CPU %s, server to %s" % (
+                "edge" if a.edge else "origin", origin.proc.pid, origin.http_port, pt, edge.pps, limit,
+                sorted(pin) if pin else "none", a.server_cpus or "none"))
         rss_idle = common.proc_status(origin.proc.pid)["VmRSS"]
         watcher = open_conns(origin.http_port, 1, time.monotonic() + 10)[0]
         for n in counts if modes else []:
             t_open = time.monotonic()
-            conns += open_conns(origin.http_port, n - len(conns), time.monotonic() + 120)
-            say("%d connections open (%.1f s); origin RSS %d KiB (%d before any)" % (
-                len(conns), time.monotonic() - t_open, common.proc_status(origin.proc.pid)["VmRSS"], rss_idle))
+            if a.client == "c":
+                if client:
+                    client.close()
+                client = CClient(a.client_bin, origin.http_port, n, time.monotonic() + 120)
+                pin_away(client.p.pid)
+                nopen = n
+            else:
+                conns += open_conns(origin.http_port, n - len(conns), time.monotonic() + 120)
+                nopen = len(conns)
+            say("%d connections open (%.1f s); server RSS %d KiB (%d before any)" % (
+                nopen, time.monotonic() - t_open, common.proc_status(origin.proc.pid)["VmRSS"], rss_idle))
             for mode in modes:
                 lead = a.lead or (3 if n >= 5000 else 2)
                 if mode == "part":
@@ -807,7 +1017,10 @@ def main():
                 prof = perf_start(procs, origin.proc.pid, workdir, tag, a.perf, a.perf_dwarf) \
                     if a.perf and n == counts[-1] else None
                 sc = syscalls_start(procs, origin.proc.pid, workdir, tag) if a.syscalls else None
-                res = held_rounds(origin, procs, conns, watcher, mode, a.rounds, lead, not a.no_gzip, say)
+                if client:
+                    res = held_rounds_c(origin, procs, client, watcher, mode, a.rounds, lead, not a.no_gzip, say)
+                else:
+                    res = held_rounds(origin, procs, conns, watcher, mode, a.rounds, lead, not a.no_gzip, say)
                 if sc:
                     res["syscalls"] = syscalls_finish(*sc)
                 if prof:
@@ -819,6 +1032,9 @@ def main():
         for c in conns:
             c.sock.close()
         conns = []
+        if client:
+            client.close()
+            client = None
         if do_tp:
             tp = throughput(origin, procs, workdir, a)
         procs.check()
@@ -832,6 +1048,8 @@ def main():
         signal.alarm(0)
         for c in conns:
             c.sock.close()
+        if client:
+            client.close()
         procs.stop_all()
         if a.keep or failed:
             say("logs and configs kept in " + workdir)
@@ -839,6 +1057,47 @@ def main():
             shutil.rmtree(workdir, ignore_errors=True)
 
     kv = []
+    cres = [r for r in results if r.get("client") == "c"]
+    results = [r for r in results if r.get("client") != "c"]
+    if cres:
+        print()
+        print("Held requests (C client): delay = each answer's last byte, client clock right after the read "
+              "- the server's x-cartcast-ready stamp (the part completed / arrived), ms")
+        print("%-9s %6s %6s %8s %8s %8s %8s %9s %9s %10s %12s %8s %9s %8s %8s" % (
+            "mode", "held", "parts", "p50", "p90", "p99", "max", "p99 kern", "p99 sprd", "1st ans",
+            "round p99s", "cpu us/r", "rss KiB", "KB/held", "machine"))
+        for r in cres:
+            L = r["last"]
+            per = (r["rss_kib"] - r["rss_idle"]) * 1024 / 1000.0 / r["n"]
+            print("%-9s %6d %6d %8.2f %8.2f %8.2f %8.2f %9.2f %9.2f %10.2f %5.1f-%-6.1f %8.1f %9d %8.1f %7.0f%%" % (
+                r["mode"], r["n"], r["rounds"], percentile(L, 50), percentile(L, 90), percentile(L, 99),
+                L[-1] if L else float("nan"), percentile(r["kernel"], 99), percentile(r["first"], 99),
+                percentile(r["first_answer_ms"], 50), r["round_p99"][0] if r["round_p99"] else float("nan"),
+                r["round_p99"][-1] if r["round_p99"] else float("nan"), r["cpu_us_per_req"], r["rss_kib"], per,
+                r["busy"]))
+            if r.get("syscalls"):
+                print("  syscalls per answered request: " + ", ".join(
+                    "%s %.2f" % (k, v / max(1, r["answered"])) for k, v in r["syscalls"].items()))
+            if r.get("late_parts"):
+                print("  %s %d: answers listed %d part(s) past the one asked for (answered late)" % (
+                    r["mode"], r["n"], r["late_parts"]))
+            if r["skipped"]:
+                print("  %s %d: %d round(s) not counted: %s" % (r["mode"], r["n"], len(r["skipped"]), r["skipped"][0]))
+            for b in r["bad"]:
+                print("  %s %d: CHECK FAILED: %s" % (r["mode"], r["n"], b))
+            tag = "%s_%d" % (r["mode"], r["n"])
+            kv += ["%s_p50_ms=%.2f" % (tag, percentile(L, 50)), "%s_p99_ms=%.2f" % (tag, percentile(L, 99)),
+                   "%s_max_ms=%.2f" % (tag, L[-1] if L else float("nan")), "%s_kb_per_held=%.1f" % (tag, per),
+                   "%s_rss_kib=%d" % (tag, r["rss_kib"]), "%s_rss_idle_kib=%d" % (tag, r["rss_idle"])]
+        print("(p99 kern: the same with the kernel's receive stamp (SO_TIMESTAMPNS) of the last read; p99 sprd: "
+              "last byte - the round's first answer, the Python client's old figure; 1st ans: the first answer's "
+              "arrival after the stamp, median over rounds; round p99s: range of the per-round p99; KB/held: "
+              "(RSS with N held - RSS before any viewer) / N, KB = 1,000 B)")
+        for r in cres:
+            if r["mode"] == "playlist":
+                ok = percentile(r["last"], 99) <= 10.0
+                print("target p99 <= 10 ms with %d held (playlist, blocking reload): %s (%.2f ms)" % (
+                    r["n"], "met" if ok else "NOT met", percentile(r["last"], 99)))
     if results:
         print()
         print("Held requests answered after their part completed: spread = response's last byte (first byte) "

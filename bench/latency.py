@@ -19,7 +19,8 @@ age of the frame on screen against the wall clock that stamped it (the PDT).
     bench/latency.py                    # 3 sessions of 60 s of playback per server
     bench/latency.py --seconds 20 --runs 3
     bench/latency.py --config '{"maxLiveSyncPlaybackRate": 1.5}'   # hls.js options
-    bench/latency.py --resync           # the page seeks once to hls.liveSyncPosition
+    bench/latency.py --no-resync        # plain hls.js: no catch-up seek (the viewer page does one: --resync,
+                                        # the default; commerce-overlay/web/overlay.js)
     bench/latency.py --origin-args "--part-target-ms 100"
     bench/latency.py --only cartcast
 
@@ -85,9 +86,13 @@ def main():
     ap.add_argument("--bitrate", default="2500k", help="x264 bitrate (default 2500k)")
     ap.add_argument("--hls-time", type=float, default=1, help="ffmpeg hls_time, seconds (default 1)")
     ap.add_argument("--config", default="{}", help="hls.js config overrides (JSON) for both players")
-    ap.add_argument("--resync", action="store_true",
-                    help="the player seeks once to hls.liveSyncPosition when more than 0.2 s behind hls.js's target "
-                         "latency (what a viewer page can do; hls.js keeps its startup delay otherwise)")
+    ap.add_argument("--resync", action="store_true", default=True,
+                    help="(default) the player does what cartcast's viewer page does (commerce-overlay/web/overlay.js): "
+                         "after a second of playback, seek to hls.liveSyncPosition when more than 0.2 s behind "
+                         "hls.js's target latency (at most 3 times, 3 s apart); hls.js keeps its startup delay "
+                         "otherwise")
+    ap.add_argument("--no-resync", dest="resync", action="store_false",
+                    help="plain hls.js {lowLatencyMode: true}, no catch-up seek")
     ap.add_argument("--clip", help="replay this FLV (H.264 with a 1 s GOP + AAC) instead of bench/out's")
     ap.add_argument("--live-encode", action="store_true", help="encode live with x264 instead of replaying a clip")
     ap.add_argument("--only", choices=("both", "cartcast", "ffmpeg"), default="both")
@@ -253,7 +258,8 @@ def main():
     print("viewer latency, Date.now() - hls.playingDate (hls.js %s, Chromium %s, %s@%d, %g s x %d, first %g s of "
           "each session not sampled%s%s)" % (result.get("hlsjs"), result.get("browser"), a.size, a.rate, a.seconds,
                                             a.runs, a.warmup, ", hls.js config %s" % a.config if config else "",
-                                            ", --resync" if a.resync else ""))
+                                            ", viewer-page catch-up seek (--resync)" if a.resync else
+                                            ", plain hls.js (--no-resync)"))
     print("load average at start %.2f, at end %.2f (%d CPUs)" % (result["machine"]["loadavg_start"][0],
                                                                result["machine"]["loadavg_end"][0], os.cpu_count()))
     print("%-12s %8s %8s %8s %8s %8s" % ("server", "p50 ms", "p90 ms", "min", "max", "samples"))

@@ -13,6 +13,7 @@
  * Playlists are rendered once per model version (and gzipped once) and the
  * same cc_buf_t goes to every viewer; media buffers come from the model. */
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -73,6 +74,14 @@ struct cc_hls_delivery {
     cc_hls_stats_t st;
     cc_hls_headers_fn headers_fn; /* optional extra headers on 200 answers (the edge's Age) */
     void *headers_data;
+    /* CARTCAST_BENCH_STAMPS=1 in the environment: answers made in a model event
+     * (held requests) carry `x-cartcast-ready: <CLOCK_REALTIME ns>`, the instant
+     * that event began, i.e. when the part that satisfied them completed on the
+     * origin or was fed into the edge's mirror.  bench/held_client.c measures
+     * each answer's arrival from it (docs/benchmarks.md).  Off by default: it is
+     * a benchmark's reference point, not something a viewer needs. */
+    bool stamps;
+    char stamp[24]; /* "" outside a model event */
 };
 
 /* ---- small helpers ---- */
@@ -223,18 +232,22 @@ static int send_playlist(hls_stream_t *s, cc_http_req_t *req, bool multivariant,
         snprintf(cc, sizeof(cc), "max-age=%u", 6 * td);
     else
         snprintf(cc, sizeof(cc), "max-age=%u", td / 2);
-    cc_http_header_t hdrs[3 + CC_HLS_EXTRA_HEADERS] = {
+    cc_http_header_t hdrs[4 + CC_HLS_EXTRA_HEADERS] = {
         {"Cache-Control", cc}, {"Vary", "Accept-Encoding"}, {"Content-Encoding", "gzip"}};
     size_t n = extra_headers(s->d, s->h, multivariant ? CC_LLHLS_URI_MULTIVARIANT : CC_LLHLS_URI_MEDIA, 0,
                              q && q->has_msn, held, b, hdrs, gzip ? 3 : 2);
+    if (held && s->d->stamp[0])
+        hdrs[n++] = (cc_http_header_t){"x-cartcast-ready", s->d->stamp};
     return cc_http_respond(req, 200, CT_PLAYLIST, b, hdrs, n);
 }
 
 static int send_media(hls_stream_t *s, cc_http_req_t *req, cc_buf_t *b, cc_llhls_uri_kind_t kind, uint64_t number,
                       bool held)
 {
-    cc_http_header_t hdrs[1 + CC_HLS_EXTRA_HEADERS] = {{"Cache-Control", CC_IMMUTABLE}};
+    cc_http_header_t hdrs[2 + CC_HLS_EXTRA_HEADERS] = {{"Cache-Control", CC_IMMUTABLE}};
     size_t n = extra_headers(s->d, s->h, kind, number, false, held, b, hdrs, 1);
+    if (held && s->d->stamp[0])
+        hdrs[n++] = (cc_http_header_t){"x-cartcast-ready", s->d->stamp};
     return cc_http_respond(req, 200, CT_MEDIA, b, hdrs, n);
 }
 
@@ -404,10 +417,17 @@ static void on_model_event(cc_llhls_t *h, cc_llhls_event_t ev, void *data)
         stream_free(s, 404, "stream ended\n");
         return;
     }
+    cc_hls_delivery_t *d = s->d;
+    if (d->stamps && s->head) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        snprintf(d->stamp, sizeof(d->stamp), "%lld", (long long)ts.tv_sec * 1000000000 + ts.tv_nsec);
+    }
     for (held_t *w = s->head, *next; w; w = next) {
         next = w->next;
         held_check(w);
     }
+    d->stamp[0] = '\0';
 }
 
 static void on_sweep(uv_timer_t *t)
@@ -564,6 +584,8 @@ cc_hls_delivery_t *cc_hls_delivery_new(uv_loop_t *loop, cc_hls_lookup_fn lookup,
     d->loop = loop;
     d->lookup = lookup;
     d->lookup_data = lookup_data;
+    const char *st = getenv("CARTCAST_BENCH_STAMPS");
+    d->stamps = st != NULL && strcmp(st, "1") == 0;
     return d;
 }
 

@@ -97,6 +97,25 @@
       hls.on(Hls.Events.ERROR, (e, d) => { if (d.fatal) { state.log.push('hls fatal: ' + d.details); setTimeout(() => hls.startLoad(), 1000); } });
       hls.loadSource(src);
       hls.attachMedia(video);
+      // ---- low-latency catch-up (owned by the edge/LL-HLS work: bench/latency.py, docs/benchmarks.md) ----
+      // hls.js picks its distance from the live edge when the first playlist arrives and starts
+      // playing 0.3-1 s later; it never makes that up (its playbackRate catch-up needs > 1 s of
+      // forward buffer, which a 0.6 s PART-HOLD-BACK never has). So: after a second of playback,
+      // if more than 0.2 s behind hls.js's own target latency (the server's PART-HOLD-BACK), seek to
+      // its live sync position; at most 3 times, 3 s apart. The same rule as the latency bench's
+      // player page with --resync (tests/integration/player/player.html).
+      let playingSince = 0, lastSync = 0, syncs = 0;
+      video.addEventListener('playing', () => { if (!playingSince) playingSince = Date.now(); });
+      video.addEventListener('timeupdate', () => {
+        const now = Date.now();
+        if (!playingSince || syncs >= 3 || now - playingSince < 1000 || now - lastSync < 3000) return;
+        if (hls.liveSyncPosition && hls.latency - hls.targetLatency > 0.2) {
+          syncs++;
+          lastSync = now;
+          video.currentTime = hls.liveSyncPosition;
+        }
+      });
+      // ---- end of low-latency catch-up ----
     } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
       video.src = src; // Safari: native HLS, PDT from getStartDate()
     }
