@@ -1605,15 +1605,14 @@ int ov_chat_http(ov_chat_t *chat, ov_http_t *req, const char *stream, const char
         char *terms_json = NULL;
         if (route == R_SETTINGS) {
             json_t *s = json_object_get(b.root, "slow_ms"), *h = json_object_get(b.root, "hold_all");
-            if ((s && (!json_is_integer(s) || json_integer_value(s) < 0 || json_integer_value(s) > 3600000)) ||
-                (h && !json_is_boolean(h)) || (!s && !h)) {
-                json_decref(b.root);
+            bool bad_s = s && (!json_is_integer(s) || json_integer_value(s) < 0 || json_integer_value(s) > 3600000);
+            bool bad_h = h && !json_is_boolean(h);
+            if (bad_s || bad_h || (!s && !h)) {
+                json_decref(b.root); /* s and h die with it: decided above */
                 rest_done(x);
-                respond_validation(req, s && !(json_is_integer(s) && json_integer_value(s) >= 0 &&
-                                               json_integer_value(s) <= 3600000)
-                                            ? "slow_ms: must be an integer 0-3600000 (0 = off)"
-                                        : h && !json_is_boolean(h) ? "hold_all: must be true or false"
-                                                                   : "body: give slow_ms and/or hold_all");
+                respond_validation(req, bad_s   ? "slow_ms: must be an integer 0-3600000 (0 = off)"
+                                        : bad_h ? "hold_all: must be true or false"
+                                                : "body: give slow_ms and/or hold_all");
                 return 1;
             }
             if (s)

@@ -136,7 +136,7 @@ describe('chat in the browser', { timeout: 180000 }, () => {
     assert.ok(shown.log.some((t) => t.startsWith('mute')));
     assert.ok(shown.log.some((t) => t.startsWith('blocked_term')));
     // approving from the panel publishes it to the viewer page
-    await op.click('#mod-held li button:has-text("Approve")');
+    await op.locator('#mod-held li', { hasText: 'onerror' }).locator('button:has-text("Approve")').click();
     await waitFor(() => page.evaluate((x) => [...document.querySelectorAll('#chat .chat-msg .text')].some((e) => e.textContent === x),
       `free money ${XSS}`), 10000, 'approved message on the viewer page');
     assert.equal(await page.evaluate(() => window.__pwned), undefined);
