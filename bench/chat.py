@@ -191,7 +191,7 @@ def run(a, tick_ms, client):
                            "--viewer-secret", "bench-secret-0123456789", "--max-connections", str(total + 100),
                            "--max-conns-per-addr", str(total + 100), "--ping-interval-s", "300",
                            "--chat-tick-ms", str(tick_ms), "--chat-rate", "1000", "--msg-rate", "100000",
-                           "--log-level", "warn"], stdout=log, stderr=subprocess.STDOUT)
+                           "--log-level", "warn"] + a.overlay_args.split(), stdout=log, stderr=subprocess.STDOUT)
     stop = threading.Event()
 
     def fake_live():
@@ -319,6 +319,7 @@ def main():
     ap.add_argument("--sample-every", type=int, default=10, help="latency from every Nth viewer (all are counted)")
     ap.add_argument("--modes", default="batched,unbatched", help="batched (--chat-tick-ms 100), unbatched (0)")
     ap.add_argument("--overlay-bin", default=os.path.join(ROOT, "build", "cartcast-overlay"))
+    ap.add_argument("--overlay-args", default="", help="more cartcast-overlay flags, e.g. \"--sndbuf-kb 256\"")
     ap.add_argument("--json", help="write the results here too")
     ap.add_argument("--keep", action="store_true", help="keep the temp dirs (logs)")
     a = ap.parse_args()

@@ -347,12 +347,22 @@ static void room_flush(ov_chat_room_t *r)
     cc_dynbuf_free(&d);
 }
 
+/* A repeating timer while events flow: its next run is due tick_ms after
+ * this loop iteration began, so the flush's own time (tens of ms for
+ * thousands of viewers) does not stretch the cycle; a tick with nothing to
+ * send stops it, and the next event starts it again. */
 static void on_tick(uv_timer_t *t)
 {
     ov_chat_t *chat = t->data;
-    chat->tick_armed = false;
-    for (ov_chat_room_t *r = chat->rooms; r; r = r->next)
+    bool any = false;
+    for (ov_chat_room_t *r = chat->rooms; r; r = r->next) {
+        any |= r->npending > 0;
         room_flush(r);
+    }
+    if (!any) {
+        uv_timer_stop(&chat->tick_timer);
+        chat->tick_armed = false;
+    }
 }
 
 static void room_queue(ov_chat_room_t *r, ev_kind_t kind, const char *id, const char *json, size_t jlen)
@@ -375,7 +385,7 @@ static void room_queue(ov_chat_room_t *r, ev_kind_t kind, const char *id, const 
         room_flush(r);
     } else if (!chat->tick_armed) {
         chat->tick_armed = true;
-        uv_timer_start(&chat->tick_timer, on_tick, (uint64_t)chat->cfg.tick_ms, 0);
+        uv_timer_start(&chat->tick_timer, on_tick, (uint64_t)chat->cfg.tick_ms, (uint64_t)chat->cfg.tick_ms);
     }
 }
 
@@ -435,7 +445,16 @@ static void on_entry(ov_chat_room_t *r, const redisReply *fv)
     }
 }
 
-static void on_retry(uv_timer_t *t) { xread_kick(t->data); }
+/* Retries what failed: the reader, and rooms whose state did not load (a
+ * room that never loads would hold its viewers' hello back). */
+static void on_retry(uv_timer_t *t)
+{
+    ov_chat_t *chat = t->data;
+    for (ov_chat_room_t *r = chat->rooms; r; r = r->next)
+        if (!r->ready || r->reload)
+            room_load(r);
+    xread_kick(chat);
+}
 
 static void on_xread(cc_redis_t *rd, int status, redisReply *reply, void *data)
 {
@@ -589,6 +608,7 @@ static void on_room_loaded(cc_redis_t *rd, int status, redisReply *reply, void *
     if (status < 0 || reply->type != REDIS_REPLY_ARRAY || reply->elements != 9) {
         cc_log_warn("chat.load_failed", "stream=%s err=\"%s\"", r->name, cc_redis_status_str(status, reply));
         r->reload = true;
+        uv_timer_start(&r->chat->retry_timer, on_retry, 500, 0);
         room_unref(r);
         return;
     }
@@ -652,7 +672,8 @@ static void room_load(ov_chat_room_t *r)
     r->refs++;
     if (cc_redis_send(chat->cmd, &a, on_room_loaded, r) < 0) {
         r->refs--;
-        r->reload = true;
+        r->reload = true; /* on_retry, or the next (re)connection */
+        uv_timer_start(&chat->retry_timer, on_retry, 500, 0);
         return;
     }
     r->loading = true;
@@ -1584,15 +1605,14 @@ int ov_chat_http(ov_chat_t *chat, ov_http_t *req, const char *stream, const char
         char *terms_json = NULL;
         if (route == R_SETTINGS) {
             json_t *s = json_object_get(b.root, "slow_ms"), *h = json_object_get(b.root, "hold_all");
-            if ((s && (!json_is_integer(s) || json_integer_value(s) < 0 || json_integer_value(s) > 3600000)) ||
-                (h && !json_is_boolean(h)) || (!s && !h)) {
-                json_decref(b.root);
+            bool bad_s = s && (!json_is_integer(s) || json_integer_value(s) < 0 || json_integer_value(s) > 3600000);
+            bool bad_h = h && !json_is_boolean(h);
+            if (bad_s || bad_h || (!s && !h)) {
+                json_decref(b.root); /* s and h die with it: decided above */
                 rest_done(x);
-                respond_validation(req, s && !(json_is_integer(s) && json_integer_value(s) >= 0 &&
-                                               json_integer_value(s) <= 3600000)
-                                            ? "slow_ms: must be an integer 0-3600000 (0 = off)"
-                                        : h && !json_is_boolean(h) ? "hold_all: must be true or false"
-                                                                   : "body: give slow_ms and/or hold_all");
+                respond_validation(req, bad_s   ? "slow_ms: must be an integer 0-3600000 (0 = off)"
+                                        : bad_h ? "hold_all: must be true or false"
+                                                : "body: give slow_ms and/or hold_all");
                 return 1;
             }
             if (s)

@@ -161,7 +161,7 @@ int main(int argc, char **argv)
         {"cue-grace-ms", CC_OPT_INT, &grace_ms, "MS", "a cue stays buyable this long after its end", 0, 600000},
         {"block-ms", CC_OPT_INT, &block_ms, "MS", "XREAD BLOCK time", 10, 60000},
         {"moderator-token", CC_OPT_LIST, &mod_specs, "TOKEN=STREAM[,STREAM...]",
-         "a moderator token: chat moderation of those streams only, no cues (* = every stream); repeatable", 0, 0},
+         "a moderator token: chat moderation of those streams only, no cues (* = every stream)", 0, 0},
         {"chat-max-chars", CC_OPT_INT, &chat.max_chars, "N", "characters (code points) in one chat message", 1,
          OV_CHAT_TEXT_MAX_CHARS},
         {"chat-rate", CC_OPT_INT, &chat.rate, "N", "chat messages per viewer connection per 10 s", 1, 1000},

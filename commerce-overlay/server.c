@@ -38,6 +38,7 @@
 #define RX_PIECE 1024           /* lws rx buffer per connection; longer messages are reassembled */
 #define FANOUT_MIN_SLICE 256    /* viewers per thread below which a broadcast stays on the loop */
 #define FANOUT_MAX_AUTO 8       /* threads chosen by fanout_threads = 0 */
+#define TX_PACKET_MAX (256 * 1024) /* largest single send() lws makes of a frame */
 
 typedef struct addr_count {
     struct addr_count *next;
@@ -114,7 +115,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 /* lws walks this during the teardown, after the server is freed: static. */
 static const struct lws_protocols protocols[] = {
-    {"cartcast-overlay", callback, sizeof(pss_t), RX_PIECE, 0, NULL, 0},
+    /* tx_packet_size: without it lws 4.1 caps each send() at rx_buffer_size
+     * (1 KiB here) and sends the rest of a frame 1 KiB per writable round
+     * through the loop: a 20 KB chat batch to 5,000 viewers took ~20 rounds
+     * of 5,000 POLLOUT events (docs/chat.md).  One send() per frame now; the
+     * kernel takes what fits and lws buffers the rest as before. */
+    {"cartcast-overlay", callback, sizeof(pss_t), RX_PIECE, 0, NULL, TX_PACKET_MAX},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 /* Read by lws for the context's life: static too (one server per process). */
@@ -534,6 +540,35 @@ static int write_msg(ov_server_t *s, struct lws *wsi, const cc_buf_t *m)
     return 0;
 }
 
+/* Writes queued messages while the socket takes them (at least one: the
+ * caller saw it writable).  As much as possible at once, not one message per
+ * writable callback: with one, a viewer that fell behind once stayed in the
+ * writable path for good (each broadcast queued a message, each loop
+ * iteration sent one), and with thousands of such viewers every broadcast
+ * cost each of them two uv_poll_start()s (an epoll DEL + ADD each) and a
+ * callback: found with 5,000 chat viewers at 10 frames a second
+ * (docs/chat.md).  0, or -1 when a write failed. */
+static int drain(ov_server_t *s, ov_conn_t *c)
+{
+    size_t cap = s->cfg.send_queue_msgs;
+    do {
+        cc_buf_t *m = c->q[c->qhead];
+        c->qhead = (uint32_t)((c->qhead + 1) % cap);
+        c->qlen--;
+        c->qbytes -= m->len;
+        int w = write_msg(s, c->wsi, m);
+        cc_buf_unref(m);
+        if (w < 0)
+            return -1;
+    } while (c->qlen > 0 && !lws_send_pipe_choked(c->wsi));
+    if (c->qlen == 0) {
+        free(c->q);
+        c->q = NULL;
+        c->qhead = 0;
+    }
+    return 0;
+}
+
 static int on_writeable(struct lws *wsi, ov_conn_t *c)
 {
     ov_server_t *s = c->srv;
@@ -554,30 +589,10 @@ static int on_writeable(struct lws *wsi, ov_conn_t *c)
     }
     if (c->qlen == 0)
         return 0;
-    size_t cap = s->cfg.send_queue_msgs;
-    /* Drain as much as the socket takes now, not one message per callback:
-     * with one, a viewer that fell behind once (a broadcast met a full
-     * socket) stays in the writable path for good, each broadcast adds a
-     * message while each loop iteration removes one, and with thousands of
-     * such viewers every iteration is thousands of POLLOUT events (found
-     * with 5,000 chat viewers at 10 frames a second, docs/chat.md). */
-    do {
-        cc_buf_t *m = c->q[c->qhead];
-        c->qhead = (uint32_t)((c->qhead + 1) % cap);
-        c->qlen--;
-        c->qbytes -= m->len;
-        int w = write_msg(s, wsi, m);
-        cc_buf_unref(m);
-        if (w < 0)
-            return -1;
-    } while (c->qlen > 0 && !lws_send_pipe_choked(wsi));
-    if (c->qlen == 0) {
-        free(c->q);
-        c->q = NULL;
-        c->qhead = 0;
-    } else {
+    if (drain(s, c) < 0)
+        return -1;
+    if (c->qlen > 0)
         lws_callback_on_writable(wsi);
-    }
     return 0;
 }
 
@@ -616,7 +631,17 @@ int ov_conn_send(ov_conn_t *c, cc_buf_t *msg)
      * epoll_ctl() (POLLOUT on, off), a loop iteration and lws's writable
      * dispatch.  lws_send_pipe_choked() says 1 while lws still holds part of
      * an earlier frame (a partial send), so frames never interleave. */
-    if (c->qlen == 0 && !lws_send_pipe_choked(c->wsi)) {
+    bool writable = !lws_send_pipe_choked(c->wsi);
+    if (writable && c->qlen > 0) {
+        /* a backlog the socket takes now: send it here, in order, rather
+         * than waiting for the writable callback (see drain()) */
+        if (drain(s, c) < 0) {
+            conn_start_close(c, OV_CLOSE_INTERNAL, "write failed");
+            return CC_ECLOSED;
+        }
+        writable = c->qlen == 0 && !lws_send_pipe_choked(c->wsi);
+    }
+    if (writable && c->qlen == 0) {
         if (write_msg(s, c->wsi, msg) == 0)
             return 0;
         /* never lose a message silently: the viewer reconnects and gets a hello */
@@ -757,7 +782,8 @@ void ov_server_broadcast(ov_server_t *s, ov_conn_t *const *conns, size_t n, cc_b
         if (c->srv != s || c->close_code || c->wsi == NULL)
             continue;
         if (c->qlen > 0 || lws_partial_buffered(c->wsi)) {
-            conn_enqueue(c, msg);
+            /* behind: drain what the socket takes now, then queue (keeps order) */
+            ov_conn_send(c, msg);
             continue;
         }
         s->bc_conns[direct] = c;

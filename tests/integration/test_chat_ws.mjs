@@ -187,7 +187,9 @@ describe('cartcast-overlay chat', { timeout: 240000 }, () => {
     const again = await join(b, { token: s.hello.token });
     const third = await say(again, 'third from elsewhere', 's3');
     assert.equal(third.code, 'slow_mode', JSON.stringify(third));
-    await waitEvent(watcher, (e) => e.type === 'chat_settings' && e.slow_ms === 5000, 'chat_settings to viewers');
+    // the watcher joined after the change: in its hello, or (if it joined within that tick) in a batch
+    await waitFor(() => watcher.hello.chat.slow_ms === 5000 ||
+      events(watcher).some((e) => e.type === 'chat_settings' && e.slow_ms === 5000), 8000, 'slow mode on the watcher');
     r = await rest(a, 'POST', `/v1/streams/${S}/chat/settings`, { token: MOD, body: { slow_ms: 0 } });
     assert.equal(r.status, 200);
     await waitEvent(watcher, (e) => e.type === 'chat_settings' && e.slow_ms === 0, 'slow mode off');
@@ -207,6 +209,8 @@ describe('cartcast-overlay chat', { timeout: 240000 }, () => {
     await waitFor(async () => (await say(s, `probe MIRACLE-cure ${Date.now()}`, `p${Date.now()}`)).code === 'blocked', 8000,
       'terms on overlay a');
     const s2 = await join(b, { name: 'Spammer2' });
+    await waitFor(async () => (await say(s2, `probe MIRACLE-cure ${Date.now()}`, `p${Date.now()}`)).code === 'blocked', 8000,
+      'terms on overlay b');
     for (const [i, text] of ['This is a MIRACLE   cure!!', 'the Ｍｉｒａｃｌｅ ｃｕｒｅ', 'a m1racle cure'].entries()) {
       r = await say(s2, text, `t${i}`);
       assert.equal(r.code, 'blocked', `${text}: ${JSON.stringify(r)}`);
