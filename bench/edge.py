@@ -247,7 +247,7 @@ def main():
         for n in sorted({int(x) for x in a.held.split(",")}):
             rss, idle = res.get("playlist_%d_rss_kib" % n), res.get("playlist_%d_rss_idle_kib" % n)
             if rss is not None and idle is not None:
-                print("  %6d held: RSS %.1f MB (%.1f MB before), %.1f KB per held request; spread p50 %.2f p99 %.2f "
+                print("  %6d held: RSS %.1f MB (%.1f MB before), %.1f KB per held request; delay from the part's arrival p50 %.2f p99 %.2f "
                       "ms" % (n, rss / 1024, idle / 1024, (rss - idle) * 1.024 / n,
                               res.get("playlist_%d_p50_ms" % n, float("nan")),
                               res.get("playlist_%d_p99_ms" % n, float("nan"))))
