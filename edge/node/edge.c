@@ -541,9 +541,15 @@ static void finish_resync(edge_stream_t *s)
     int r = cc_mirror_config(s->L, &cfg);
     if (r == 0 && s->h == NULL && (s->h = cc_llhls_new(&cfg)) == NULL)
         r = CC_ENOMEM;
-    if (r == 0)
+    /* Viewers held across the rebuild are decided once, against the whole
+     * new state (cc_hls_delivery_quiet), not at every step of it. */
+    if (r == 0) {
+        cc_hls_delivery_quiet(e->d, s->h, true);
         r = cc_mirror_restart(s->h, s->L, &s->tr);
+    }
     if (r < 0) {
+        if (s->h)
+            cc_hls_delivery_quiet(e->d, s->h, false);
         upstream_failed(s, r, "mirror config");
         return;
     }
@@ -553,7 +559,9 @@ static void finish_resync(edge_stream_t *s)
     memset(s->part_age, 0, sizeof(s->part_age));
     memset(s->seg_age, 0, sizeof(s->seg_age));
     memset(s->init_age, 0, sizeof(s->init_age));
-    if (walk(s, true, true) != 0) {
+    r = walk(s, true, true);
+    cc_hls_delivery_quiet(e->d, s->h, false);
+    if (r != 0) {
         upstream_failed(s, CC_EPROTO, "mirror rebuild");
         return;
     }
