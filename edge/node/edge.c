@@ -597,6 +597,15 @@ static void progress(edge_stream_t *s)
     if (r >= 0)
         r = walk(s, true, false);
     if (r < 0) {
+        /* What the mirror holds against what the origin lists: enough to tell
+         * which of cc_mirror_walk's continuity checks failed. */
+        const cc_m3u8_media_t *L = s->L;
+        const cc_m3u8_segment_t *g = L->nsegments ? &L->segments[L->nsegments - 1] : NULL;
+        cc_log_info("edge.discontinuous", "stream=%s mirror_msn=%" PRIu64 " mirror_complete=%d mirror_next_part=%"
+                    PRIu64 " origin_first_msn=%" PRIu64 " origin_last_msn=%" PRIu64 " origin_last_parts=%u "
+                    "origin_parts=%zu origin_first_part=%" PRIu64, s->name, s->tr.last_msn, s->tr.last_complete,
+                    s->tr.next_seq, L->media_sequence, g ? g->msn : 0, g ? (unsigned)g->nparts : 0u, L->nparts,
+                    L->nparts ? L->parts[0].seq : 0);
         begin_resync(s, "playlist does not continue the mirror");
         return;
     }
