@@ -62,6 +62,7 @@ struct hls_stream {
     held_t *head, *tail;
     rendered_t media[3][2]; /* [skip][gzip] */
     rendered_t mv[2];       /* [gzip] */
+    bool quiet;             /* cc_hls_delivery_quiet: events do not decide held requests */
 };
 
 struct cc_hls_delivery {
@@ -417,6 +418,8 @@ static void on_model_event(cc_llhls_t *h, cc_llhls_event_t ev, void *data)
         stream_free(s, 404, "stream ended\n");
         return;
     }
+    if (s->quiet)
+        return;
     cc_hls_delivery_t *d = s->d;
     if (d->stamps && s->head) {
         struct timespec ts;
@@ -587,6 +590,17 @@ cc_hls_delivery_t *cc_hls_delivery_new(uv_loop_t *loop, cc_hls_lookup_fn lookup,
     const char *st = getenv("CARTCAST_BENCH_STAMPS");
     d->stamps = st != NULL && strcmp(st, "1") == 0;
     return d;
+}
+
+void cc_hls_delivery_quiet(cc_hls_delivery_t *d, cc_llhls_t *h, bool quiet)
+{
+    for (hls_stream_t *s = d->streams; s; s = s->next)
+        if (s->h == h) {
+            s->quiet = quiet;
+            if (!quiet)
+                on_model_event(h, CC_LLHLS_EV_UPDATE, s);
+            return;
+        }
 }
 
 cc_http_route_t cc_hls_delivery_route(cc_hls_delivery_t *d)

@@ -31,6 +31,7 @@
 #ifndef CARTCAST_EDGE_HLS_H
 #define CARTCAST_EDGE_HLS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -54,6 +55,16 @@ cc_http_route_t cc_hls_delivery_route(cc_hls_delivery_t *d);
  * object once its timer has closed (keep the loop running).  Call it outside
  * the HTTP handlers, before or after cc_http_server_stop(). */
 void cc_hls_delivery_free(cc_hls_delivery_t *d);
+
+/* While quiet, model events of h do not re-decide its held requests (they
+ * stay parked); leaving quiet decides them once against the model as it is
+ * then.  The edge rebuilds a mirror in one step (reset, then every segment
+ * and part again, each an update event): without this, requests held across
+ * a resync were decided against the half-built model: a blocking request for
+ * the live edge got 400 ("more than two segments ahead" of the few segments
+ * added so far), one below it a playlist missing most of the window.  No-op
+ * for a model no request has named yet. */
+void cc_hls_delivery_quiet(cc_hls_delivery_t *d, cc_llhls_t *h, bool quiet);
 
 typedef struct cc_hls_stats {
     uint64_t held_now;        /* requests parked right now (playlists + parts) */

@@ -25,7 +25,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <libwebsockets.h>
@@ -632,30 +631,6 @@ static int finish(struct lws *wsi, struct conn *c)
     return 0;
 }
 
-/* Plain HTTP/1.1 (no TLS, no HTTP/2) sends bodies straight from the shared
- * cc_buf_t with sendmsg(2), instead of copying them into the server's tx
- * buffer for lws_write: lws's raw HTTP/1.1 write is a send() of the bytes it
- * is given (plus keeping what the socket does not take), so as long as lws
- * holds nothing unsent for the connection (lws_partial_buffered() is 0), a
- * direct send keeps the byte order and skips a copy of every body byte (a
- * 120 KB part: one memcpy of 120 KB per request, ~1/4 of the request's CPU;
- * docs/benchmarks.md).  Whatever the socket does not take then goes through
- * lws as before (copied once, buffered by lws, flushed on POLLOUT).
- * -1: the connection failed; else bytes sent (0 when the socket is full). */
-static ssize_t send_direct(struct lws *wsi, const struct iovec *iov, int n)
-{
-    struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n};
-    ssize_t k = sendmsg(lws_get_socket_fd(wsi), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (k >= 0)
-        return k;
-    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
-}
-
-static bool direct_ok(struct lws *wsi, const cc_http_req_t *req)
-{
-    return !req->h2 && !req->srv->tls && !lws_partial_buffered(wsi);
-}
-
 /* Writes the status line and headers and, on HTTP/1.1, as much of the body
  * as fits in one tx packet after them, in a single lws_write: on HTTP/1.1
  * LWS_WRITE_HTTP_HEADERS is a raw write (lws's own lws_return_http_status()
@@ -707,26 +682,6 @@ static int write_first(struct lws *wsi, cc_http_req_t *req)
         return -1;
 
     bool body = blen > 0 && !req->head && !no_length;
-    if (body && direct_ok(wsi, req)) {
-        size_t hlen = (size_t)(p - start);
-        struct iovec iov[2] = {{start, hlen}, {(void *)(req->resp->data + req->resp_off), blen}};
-        ssize_t k = send_direct(wsi, iov, 2);
-        if (k < 0)
-            return -1;
-        if ((size_t)k < hlen) {
-            /* The socket took less than the header block (it was full): lws
-             * sends and keeps the rest of it; start + k still has LWS_PRE
-             * bytes of the tx buffer in front.  The body follows in chunks. */
-            if (lws_write(wsi, start + k, hlen - (size_t)k, LWS_WRITE_HTTP_HEADERS) < 0)
-                return -1;
-            k = (ssize_t)hlen;
-        }
-        req->sent = (size_t)k - hlen;
-        if (req->sent == blen)
-            return 1;
-        req->state = REQ_SENDING;
-        return 0;
-    }
     size_t n = 0;
     if (body && !req->h2) {
         n = HTTP_CHUNK_H1 - (size_t)(p - start);
@@ -759,18 +714,6 @@ static int write_chunk(struct lws *wsi, cc_http_req_t *req)
             return 0;
         if (allow > 0 && (size_t)allow < chunk)
             chunk = (size_t)allow;
-    }
-    if (direct_ok(wsi, req)) {
-        /* the whole rest at once: the kernel takes what fits */
-        struct iovec iov = {(void *)(req->resp->data + req->resp_off + req->sent), req->resp_len - req->sent};
-        ssize_t k = send_direct(wsi, &iov, 1);
-        if (k < 0)
-            return -1;
-        if (k > 0) {
-            req->sent += (size_t)k;
-            return req->sent == req->resp_len;
-        }
-        /* socket full: one chunk through lws, which keeps it and asks for POLLOUT */
     }
     uint8_t *buf = req->srv->tx;
     memcpy(buf + LWS_PRE, req->resp->data + req->resp_off + req->sent, chunk);

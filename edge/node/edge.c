@@ -541,9 +541,15 @@ static void finish_resync(edge_stream_t *s)
     int r = cc_mirror_config(s->L, &cfg);
     if (r == 0 && s->h == NULL && (s->h = cc_llhls_new(&cfg)) == NULL)
         r = CC_ENOMEM;
-    if (r == 0)
+    /* Viewers held across the rebuild are decided once, against the whole
+     * new state (cc_hls_delivery_quiet), not at every step of it. */
+    if (r == 0) {
+        cc_hls_delivery_quiet(e->d, s->h, true);
         r = cc_mirror_restart(s->h, s->L, &s->tr);
+    }
     if (r < 0) {
+        if (s->h)
+            cc_hls_delivery_quiet(e->d, s->h, false);
         upstream_failed(s, r, "mirror config");
         return;
     }
@@ -553,7 +559,9 @@ static void finish_resync(edge_stream_t *s)
     memset(s->part_age, 0, sizeof(s->part_age));
     memset(s->seg_age, 0, sizeof(s->seg_age));
     memset(s->init_age, 0, sizeof(s->init_age));
-    if (walk(s, true, true) != 0) {
+    r = walk(s, true, true);
+    cc_hls_delivery_quiet(e->d, s->h, false);
+    if (r != 0) {
         upstream_failed(s, CC_EPROTO, "mirror rebuild");
         return;
     }
@@ -589,6 +597,15 @@ static void progress(edge_stream_t *s)
     if (r >= 0)
         r = walk(s, true, false);
     if (r < 0) {
+        /* What the mirror holds against what the origin lists: enough to tell
+         * which of cc_mirror_walk's continuity checks failed. */
+        const cc_m3u8_media_t *L = s->L;
+        const cc_m3u8_segment_t *g = L->nsegments ? &L->segments[L->nsegments - 1] : NULL;
+        cc_log_info("edge.discontinuous", "stream=%s mirror_msn=%" PRIu64 " mirror_complete=%d mirror_next_part=%"
+                    PRIu64 " origin_first_msn=%" PRIu64 " origin_last_msn=%" PRIu64 " origin_last_parts=%u "
+                    "origin_parts=%zu origin_first_part=%" PRIu64, s->name, s->tr.last_msn, s->tr.last_complete,
+                    s->tr.next_seq, L->media_sequence, g ? g->msn : 0, g ? (unsigned)g->nparts : 0u, L->nparts,
+                    L->nparts ? L->parts[0].seq : 0);
         begin_resync(s, "playlist does not continue the mirror");
         return;
     }
