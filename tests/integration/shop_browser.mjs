@@ -84,6 +84,11 @@ async function main() {
     await until('video playing', 30000, () => page.evaluate(() => document.getElementById('video').currentTime > 1));
     await page.click('.giftbar button[data-gift="rose"]');
     await until('the rose ack', 10000, () => page.evaluate(() => window.ccGifts.state.balance === 115));
+    // a chat line beside the gift (the screenshot shows both; the chat's own tests are test_chat_*)
+    await page.fill('#chat-input', 'Sending a rocket for the blue mug!');
+    await page.press('#chat-input', 'Enter');
+    await until('the chat line', 10000, () => page.evaluate(() => [...document.querySelectorAll('#chat .chat-msg .text')]
+      .some((e) => e.textContent === 'Sending a rocket for the blue mug!')));
     await page.click('.giftbar button[data-gift="rocket"]');
     await until('the flying rocket', 10000, () => page.$('.giftfx .flying img[src$="gift-rocket.svg"]'));
     await sleep(500); // mid-flight
