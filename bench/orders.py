@@ -5,7 +5,7 @@ Redis ceilings measured on the same machine (redis-benchmark: XADD of a buy,
 EVALSHA of the buy script for one buy).
 
     bench/orders.py [--buys 200000] [--rates 10000,20000] [--seconds 10] [--tick-ms 10]
-                    [--instances 1,2] [--no-aof] [--build build]
+                    [--instances 1,2] [--no-aof] [--redis-config NAME=VALUE] [--build build]
 
 Two measurements per instance count:
   max   redis-benchmark appends N buys as fast as it can (4 connections,
@@ -83,7 +83,11 @@ class Bench:
     def __init__(self, a):
         self.a = a
         self.work = tempfile.mkdtemp(prefix="cc-orders-bench-")
-        self.redis = cc.RedisServer(self.work, aof=not a.no_aof)
+        extra = []
+        for kv in a.redis_config:
+            k, _, v = kv.partition("=")
+            extra += ["--" + k, v]
+        self.redis = cc.RedisServer(self.work, aof=not a.no_aof, extra=extra)
         self.daemons = []
 
     def close(self):
@@ -248,6 +252,8 @@ def main():
     ap.add_argument("--instances", default="1,2", help="service instances per run (comma list)")
     ap.add_argument("--no-aof", action="store_true",
                     help="Redis without AOF: a reference for what persistence costs, not the deployment")
+    ap.add_argument("--redis-config", action="append", default=[], metavar="NAME=VALUE",
+                    help="extra redis-server setting, e.g. auto-aof-rewrite-percentage=400 (repeatable)")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     a = ap.parse_args()
     cc.BUILD = os.path.abspath(a.build)
@@ -279,7 +285,8 @@ def main():
         load = os.getloadavg()
         print("\ncartcast-orders, local redis-server %s (%s), %d CPUs, load %.1f/%.1f/%.1f"
               % (subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2],
-                 "no AOF: reference only" if a.no_aof else "AOF everysec", os.cpu_count(), *load))
+                 ("no AOF: reference only" if a.no_aof else "AOF everysec")
+                 + "".join(", " + kv for kv in a.redis_config), os.cpu_count(), *load))
         print("ceilings: redis-benchmark XADD (a buy, 10 fields) %.0f/s; EVALSHA buy.lua, one buy per call %.0f/s"
               % (xadd, evalsha))
         print("| instances | run | orders/s | / XADD ceiling | p50 ms | p90 ms | p99 ms | max ms | generator late p99/max ms |"
