@@ -5,7 +5,7 @@ Redis ceilings measured on the same machine (redis-benchmark: XADD of a buy,
 EVALSHA of the buy script for one buy).
 
     bench/orders.py [--buys 200000] [--rates 10000,20000] [--seconds 10] [--tick-ms 10]
-                    [--instances 1,2] [--no-aof] [--build build]
+                    [--instances 1,2] [--no-aof] [--redis-config NAME=VALUE] [--build build]
 
 Two measurements per instance count:
   max   redis-benchmark appends N buys as fast as it can (4 connections,
@@ -83,7 +83,11 @@ class Bench:
     def __init__(self, a):
         self.a = a
         self.work = tempfile.mkdtemp(prefix="cc-orders-bench-")
-        self.redis = cc.RedisServer(self.work, aof=not a.no_aof)
+        extra = []
+        for kv in a.redis_config:
+            k, _, v = kv.partition("=")
+            extra += ["--" + k, v]
+        self.redis = cc.RedisServer(self.work, aof=not a.no_aof, extra=extra)
         self.daemons = []
 
     def close(self):
@@ -195,6 +199,7 @@ class Bench:
         reader = threading.Thread(target=drain)
         reader.start()
         late_ms = []
+        send_s = 0.0
         cpu0 = time.process_time()
         pids = [d.proc.pid for d in self.daemons]
         r0, s0, w0 = cpu_s(self.redis.proc.pid), sum(cpu_s(p) for p in pids), self.rewrites()
@@ -207,6 +212,7 @@ class Bench:
                 now = time.perf_counter()
             late_ms.append((now - target) * 1000.0)
             c.sock.sendall(chunk)
+            send_s += time.perf_counter() - now  # > 0 when Redis is not reading its socket
         elapsed = time.perf_counter() - t0
         gen_cpu = time.process_time() - cpu0
         reader.join(timeout=120)
@@ -218,7 +224,7 @@ class Bench:
         lat = self.latencies()
         late_ms.sort()
         return {"offered_per_s": total / elapsed, "p50": pct(lat, 50), "p90": pct(lat, 90), "p99": pct(lat, 99),
-                "max": lat[-1], "late_p99_ms": pct(late_ms, 99), "late_max_ms": late_ms[-1],
+                "max": lat[-1], "late_p99_ms": pct(late_ms, 99), "late_max_ms": late_ms[-1], "send_s": send_s,
                 "gen_us": gen_cpu * 1e6 / total, "rewrites": self.rewrites() - w0, "redis_us": redis_cpu * 1e6 / total,
                 "service_us": service_cpu * 1e6 / total}
 
@@ -246,6 +252,8 @@ def main():
     ap.add_argument("--instances", default="1,2", help="service instances per run (comma list)")
     ap.add_argument("--no-aof", action="store_true",
                     help="Redis without AOF: a reference for what persistence costs, not the deployment")
+    ap.add_argument("--redis-config", action="append", default=[], metavar="NAME=VALUE",
+                    help="extra redis-server setting, e.g. auto-aof-rewrite-percentage=400 (repeatable)")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     a = ap.parse_args()
     cc.BUILD = os.path.abspath(a.build)
@@ -277,7 +285,8 @@ def main():
         load = os.getloadavg()
         print("\ncartcast-orders, local redis-server %s (%s), %d CPUs, load %.1f/%.1f/%.1f"
               % (subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2],
-                 "no AOF: reference only" if a.no_aof else "AOF everysec", os.cpu_count(), *load))
+                 ("no AOF: reference only" if a.no_aof else "AOF everysec")
+                 + "".join(", " + kv for kv in a.redis_config), os.cpu_count(), *load))
         print("ceilings: redis-benchmark XADD (a buy, 10 fields) %.0f/s; EVALSHA buy.lua, one buy per call %.0f/s"
               % (xadd, evalsha))
         print("| instances | run | orders/s | / XADD ceiling | p50 ms | p90 ms | p99 ms | max ms | generator late p99/max ms |"
@@ -296,9 +305,9 @@ def main():
                 print("| %d | paced %d/s | %.0f | | %d | %d | **%d** | %d | %.1f / %.1f | %.1f / %.1f / %.1f |"
                       % (inst, rate, p["offered_per_s"], p["p50"], p["p90"], p["p99"], p["max"], p["late_p99_ms"],
                          p["late_max_ms"], p["redis_us"], p["service_us"], p["gen_us"]))
-                if p["rewrites"]:
-                    cpu_lines.append("%d instance(s), paced %d/s: %d AOF rewrite(s) during the run"
-                                     % (inst, rate, p["rewrites"]))
+                cpu_lines.append("%d instance(s), paced %d/s: %d AOF rewrite(s) during the run; the generator spent "
+                                 "%.1f s of %g s blocked in send() (Redis not reading its socket)"
+                                 % (inst, rate, p["rewrites"], p["send_s"], a.seconds))
         print()
         for line in cpu_lines:
             print(line)
