@@ -317,17 +317,6 @@ static void gift_error(ov_gifts_t *g, void *who, const char *req, const char *co
     reply_to(g, who, o);
 }
 
-static int64_t rint64(const redisReply *r)
-{
-    if (r == NULL)
-        return -1;
-    if (r->type == REDIS_REPLY_INTEGER)
-        return r->integer;
-    if (r->type == REDIS_REPLY_STRING)
-        return strtoll(r->str, NULL, 10);
-    return -1;
-}
-
 static top_t *top_get(ov_gifts_t *g, const char *stream, bool create)
 {
     for (size_t i = 0; i < g->ntops; i++)
@@ -381,7 +370,7 @@ static void on_top(cc_redis_t *r, int status, redisReply *reply, void *data)
         for (size_t i = 0; i + 1 < reply->elements; i += 2)
             if (reply->element[i]->type == REDIS_REPLY_STRING)
                 json_array_append_new(top, json_pack("{s:s,s:I}", "viewer", reply->element[i]->str, "coins",
-                                                     (json_int_t)rint64(reply->element[i + 1])));
+                                                     (json_int_t)cc_redis_reply_int(reply->element[i + 1])));
         cc_buf_t *b = buf_json(json_pack("{s:s,s:s,s:o}", "type", "leaderboard", "stream", t->stream, "top", top));
         if (b) {
             cc_buf_unref(t->msg);
@@ -465,14 +454,14 @@ static void on_gift_reply(cc_redis_t *r, int status, redisReply *reply, void *da
         cc_log_warn("overlay.gift_failed", "stream=%s err=\"%s\"", op->stream, cc_redis_status_str(status, reply));
         gift_error(g, op->who, op->req, "unavailable", "the gift could not be recorded: try again with the same key");
     } else if (strcmp(reply->element[0]->str, "sent") == 0) {
-        bool dup = rint64(reply->element[4]) == 1;
+        bool dup = cc_redis_reply_int(reply->element[4]) == 1;
         if (dup)
             g->stats.duplicates++;
         else
             g->stats.sent++;
         json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:b}", "type", "ack", "action", "gift", "status", "sent", "gift",
                               op->gift, "coins", (json_int_t)op->price, "balance",
-                              (json_int_t)rint64(reply->element[1]), "dup", dup);
+                              (json_int_t)cc_redis_reply_int(reply->element[1]), "dup", dup);
         if (o && reply->element[3]->type == REDIS_REPLY_STRING)
             json_object_set_new(o, "entry", json_string(reply->element[3]->str));
         if (o && op->req[0])
@@ -482,7 +471,7 @@ static void on_gift_reply(cc_redis_t *r, int status, redisReply *reply, void *da
         g->stats.insufficient++;
         json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}", "type", "error", "action", "gift", "code",
                               "insufficient_coins", "message", "not enough coins for this gift", "balance",
-                              (json_int_t)rint64(reply->element[1]), "price", (json_int_t)op->price);
+                              (json_int_t)cc_redis_reply_int(reply->element[1]), "price", (json_int_t)op->price);
         if (o && op->req[0])
             json_object_set_new(o, "req", json_string(op->req));
         reply_to(g, op->who, o);
@@ -556,7 +545,7 @@ static void on_balance(cc_redis_t *r, int status, redisReply *reply, void *data)
 {
     join_op_t *j = data;
     ov_gifts_t *g = j->g;
-    int64_t bal = status == 0 ? rint64(reply) : -1;
+    int64_t bal = status == 0 ? cc_redis_reply_int(reply) : -1;
     if (status == 0 && reply->type == REDIS_REPLY_NIL)
         bal = 0;
     json_t *cat = json_loads(g->cat && g->cat->json ? g->cat->json : "[]", 0, NULL);

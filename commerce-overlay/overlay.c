@@ -64,17 +64,6 @@ static cc_buf_t *buf_json(json_t *o)
     return b;
 }
 
-static int64_t reply_int(const redisReply *r)
-{
-    if (r == NULL)
-        return -1;
-    if (r->type == REDIS_REPLY_INTEGER)
-        return r->integer;
-    if (r->type == REDIS_REPLY_STRING)
-        return strtoll(r->str, NULL, 10);
-    return -1;
-}
-
 
 /* ---- tokens ---------------------------------------------------------------------- */
 
@@ -432,7 +421,7 @@ static void on_stock_fetched(cc_redis_t *r, int status, redisReply *reply, void 
     ovs_t *st = f->app->stopping ? NULL : stream_find(f->app, f->stream);
     if (st && status == 0 && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
         reply->element[0]->type == REDIS_REPLY_STRING)
-        stock_apply(st, f->sku, reply_int(reply->element[0]), reply_int(reply->element[1]));
+        stock_apply(st, f->sku, cc_redis_reply_int(reply->element[0]), cc_redis_reply_int(reply->element[1]));
     free(f);
 }
 
@@ -619,7 +608,7 @@ static void on_state_loaded(cc_redis_t *r, int status, redisReply *reply, void *
         return;
     }
     redisReply *id = reply->element[0], *active = reply->element[1], *polls = reply->element[2];
-    if (reply_int(reply->element[3]) != 1) {
+    if (cc_redis_reply_int(reply->element[3]) != 1) {
         /* never announced by an origin: nothing will ever play here */
         for (vconn_t *vc = st->conns; vc; vc = vc->next)
             if (vc->c)
@@ -648,7 +637,7 @@ static void on_state_loaded(cc_redis_t *r, int status, redisReply *reply, void *
         if (c == NULL)
             continue;
         const char *what = colon + 1;
-        int64_t v = reply_int(polls->element[i + 1]);
+        int64_t v = cc_redis_reply_int(polls->element[i + 1]);
         if (strcmp(what, "open") == 0)
             c->open = v == 1;
         else if (isdigit((unsigned char)what[0]) && atoi(what) < CC_CUE_POLL_OPTIONS_MAX)
@@ -1258,7 +1247,7 @@ static void on_buy_reply(cc_redis_t *r, int status, redisReply *reply, void *dat
         app->buys_failed++;
         cc_log_warn("overlay.buy_failed", "viewer=%s err=\"%s\"", op->vc->viewer, cc_redis_status_str(status, reply));
         send_error(op->vc, op->req, "buy", "unavailable", "the order could not be recorded: try again");
-    } else if (reply_int(reply->element[0]) == 1) {
+    } else if (cc_redis_reply_int(reply->element[0]) == 1) {
         app->buys_accepted++;
         json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", "ack", "action", "buy", "status", "accepted", "cue_id",
                               op->id, "entry", reply->element[1]->str ? reply->element[1]->str : "");
@@ -1269,7 +1258,7 @@ static void on_buy_reply(cc_redis_t *r, int status, redisReply *reply, void *dat
         app->buys_rate_limited++;
         json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:I}", "type", "error", "action", "buy", "code", "rate_limited",
                               "message", "too many buys: wait a moment", "retry_after_ms",
-                              (json_int_t)reply_int(reply->element[1]));
+                              (json_int_t)cc_redis_reply_int(reply->element[1]));
         if (op->req[0])
             json_object_set_new(o, "req", json_string(op->req));
         send_to(op->vc, o);
@@ -1364,7 +1353,7 @@ static void on_vote_reply(cc_redis_t *r, int status, redisReply *reply, void *da
         app->votes_rejected++;
         send_error(op->vc, op->req, "vote", "unavailable", "the vote could not be recorded: try again");
     } else {
-        bool counted = reply_int(reply->element[0]) == 1;
+        bool counted = cc_redis_reply_int(reply->element[0]) == 1;
         if (counted)
             app->votes_counted++;
         else
@@ -1598,8 +1587,8 @@ static void on_live(cc_redis_t *r, int status, redisReply *reply, void *data)
         rest_free(x);
         return;
     }
-    int64_t pdt = reply_int(reply->element[0]), live = reply_int(reply->element[1]);
-    int64_t updated = reply_int(reply->element[2]), start = reply_int(reply->element[3]);
+    int64_t pdt = cc_redis_reply_int(reply->element[0]), live = cc_redis_reply_int(reply->element[1]);
+    int64_t updated = cc_redis_reply_int(reply->element[2]), start = cc_redis_reply_int(reply->element[3]);
     if (need_live && (live != 1 || now_ms() - updated > x->app->cfg.live_stale_ms)) {
         ov_http_respond_error(x->req, 409, "not_live", live != 1 ? "the stream is not live"
                                                                  : "the stream is not live (no new media recently)");
@@ -1643,7 +1632,7 @@ static void on_created(cc_redis_t *r, int status, redisReply *reply, void *data)
         ov_http_respond_error(x->req, 409, "too_many_cues", reply->str + 6);
     } else if (status < 0 || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
         rest_redis_error(x, status, reply);
-    } else if (reply_int(reply->element[0]) == 1) {
+    } else if (cc_redis_reply_int(reply->element[0]) == 1) {
         x->app->cues_created++;
         ov_http_respond(x->req, 201, "application/json", reply->element[1]->str, reply->element[1]->len, NULL);
     } else if (strcmp(reply->element[2]->str, x->fingerprint) != 0) {
@@ -1831,7 +1820,7 @@ static void on_listed(cc_redis_t *r, int status, redisReply *reply, void *data)
         rest_free(x);
         return;
     }
-    if (reply_int(reply->element[3]) != 1) {
+    if (cc_redis_reply_int(reply->element[3]) != 1) {
         ov_http_respond_error(x->req, 404, "unknown_stream", "no origin has announced this stream");
         rest_free(x);
         return;
@@ -1854,7 +1843,7 @@ static void on_listed(cc_redis_t *r, int status, redisReply *reply, void *data)
             p = json_pack("{s:b,s:[]}", "open", 0, "counts");
             json_object_set_new(polls, cid, p);
         }
-        int64_t v = reply_int(pr->element[i + 1]);
+        int64_t v = cc_redis_reply_int(pr->element[i + 1]);
         if (strcmp(colon + 1, "open") == 0) {
             json_object_set_new(p, "open", json_boolean(v == 1));
         } else if (isdigit((unsigned char)colon[1])) {
@@ -1918,8 +1907,8 @@ static void on_stock_set(cc_redis_t *r, int status, redisReply *reply, void *dat
         rest_free(x);
         return;
     }
-    int64_t version = reply_int(reply->element[1]);
-    x->units = reply_int(reply->element[0]);
+    int64_t version = cc_redis_reply_int(reply->element[1]);
+    x->units = cc_redis_reply_int(reply->element[0]);
     /* Every overlay follows the stock stream: tell them ("3 left"). */
     cc_redis_args_t a;
     cc_redis_args_init(&a);
@@ -2035,10 +2024,10 @@ static void on_stream_live(cc_redis_t *r, int status, redisReply *reply, void *d
     rest_t *x = sl->x;
     if (status == 0 && reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
         reply->element[0]->type != REDIS_REPLY_NIL) {
-        int64_t updated = reply_int(reply->element[2]);
-        bool live = reply_int(reply->element[1]) == 1 && now_ms() - updated <= x->app->cfg.live_stale_ms;
+        int64_t updated = cc_redis_reply_int(reply->element[2]);
+        bool live = cc_redis_reply_int(reply->element[1]) == 1 && now_ms() - updated <= x->app->cfg.live_stale_ms;
         json_array_append_new(x->acc, json_pack("{s:s,s:b,s:I,s:I}", "name", sl->name, "live", live, "pdt_ms",
-                                                (json_int_t)reply_int(reply->element[0]), "updated_ms",
+                                                (json_int_t)cc_redis_reply_int(reply->element[0]), "updated_ms",
                                                 (json_int_t)updated));
     }
     free(sl);
@@ -2094,7 +2083,7 @@ static void on_sales(cc_redis_t *r, int status, redisReply *reply, void *data)
                           (json_int_t)0, "amount", "commission");
     for (size_t i = 0; i + 1 < reply->elements; i += 2) {
         const char *k = reply->element[i]->str;
-        json_int_t v = (json_int_t)reply_int(reply->element[i + 1]);
+        json_int_t v = (json_int_t)cc_redis_reply_int(reply->element[i + 1]);
         if (k == NULL)
             continue;
         if (strcmp(k, "orders") == 0 || strcmp(k, "units") == 0)

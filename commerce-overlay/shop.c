@@ -87,17 +87,6 @@ static int64_t now_ms(void)
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-static int64_t rint64(const redisReply *r)
-{
-    if (r == NULL)
-        return -1;
-    if (r->type == REDIS_REPLY_INTEGER)
-        return r->integer;
-    if (r->type == REDIS_REPLY_STRING)
-        return strtoll(r->str, NULL, 10);
-    return -1;
-}
-
 static void job_free(job_t *j)
 {
     json_decref(j->product);
@@ -235,15 +224,15 @@ static void on_stock_set(cc_redis_t *r, int status, redisReply *reply, void *dat
     cc_redis_args_add(&a, "sku");
     cc_redis_args_add(&a, j->sku);
     cc_redis_args_add(&a, "stock");
-    cc_redis_args_addi(&a, rint64(reply->element[0]));
+    cc_redis_args_addi(&a, cc_redis_reply_int(reply->element[0]));
     cc_redis_args_add(&a, "version");
-    cc_redis_args_addi(&a, rint64(reply->element[1]));
+    cc_redis_args_addi(&a, cc_redis_reply_int(reply->element[1]));
     cc_redis_args_add(&a, "source");
     cc_redis_args_add(&a, "admin");
     if (cmd_of(j->s))
         cc_redis_send(cmd_of(j->s), &a, on_stock_announced, NULL);
     json_t *o = json_deep_copy(j->product);
-    json_object_set_new(o, "stock", json_integer(rint64(reply->element[0])));
+    json_object_set_new(o, "stock", json_integer(cc_redis_reply_int(reply->element[0])));
     finish(j, j->create ? 201 : 200, o);
 }
 
@@ -350,12 +339,12 @@ static void on_shop_slot(cc_redis_t *r, int status, redisReply *reply, void *dat
         j->failed = true;
     } else if (sc->idx == SIZE_MAX) {
         /* HMGET live updated_ms: live while the origin says so and its edge is fresh */
-        j->live = reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 && rint64(reply->element[0]) == 1 &&
-                  now_ms() - rint64(reply->element[1]) <= j->s->cfg->live_stale_ms;
+        j->live = reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 && cc_redis_reply_int(reply->element[0]) == 1 &&
+                  now_ms() - cc_redis_reply_int(reply->element[1]) <= j->s->cfg->live_stale_ms;
     } else {
         /* the order service's live stock; null when it keeps none for the SKU */
         json_object_set_new(j->slots[sc->idx], "stock",
-                            reply->type == REDIS_REPLY_NIL ? json_null() : json_integer(rint64(reply)));
+                            reply->type == REDIS_REPLY_NIL ? json_null() : json_integer(cc_redis_reply_int(reply)));
     }
     free(sc);
     shop_maybe_done(j);
@@ -525,11 +514,11 @@ static void on_buy_appended(cc_redis_t *r, int status, redisReply *reply, void *
         fail_redis(j, status, reply);
         return;
     }
-    if (rint64(reply->element[0]) != 1) {
+    if (cc_redis_reply_int(reply->element[0]) != 1) {
         char extra[64];
-        snprintf(extra, sizeof(extra), "retry-after: %" PRId64 "\r\n", (rint64(reply->element[1]) + 999) / 1000);
+        snprintf(extra, sizeof(extra), "retry-after: %" PRId64 "\r\n", (cc_redis_reply_int(reply->element[1]) + 999) / 1000);
         json_t *o = json_pack("{s:s,s:s,s:I}", "error", "rate_limited", "message", "too many buys: wait a moment",
-                              "retry_after_ms", (json_int_t)rint64(reply->element[1]));
+                              "retry_after_ms", (json_int_t)cc_redis_reply_int(reply->element[1]));
         char *txt = json_dumps(o, JSON_COMPACT);
         json_decref(o);
         ov_http_respond(j->req, 429, "application/json", txt, txt ? strlen(txt) : 0, extra);
@@ -719,12 +708,12 @@ static void on_earnings_part(cc_redis_t *r, int status, redisReply *reply, void 
         for (size_t i = 0; i + 1 < reply->elements; i += 2)
             if (reply->element[i]->type == REDIS_REPLY_STRING)
                 json_array_append_new(top, json_pack("{s:s,s:I}", "viewer", reply->element[i]->str, "coins",
-                                                     (json_int_t)rint64(reply->element[i + 1])));
+                                                     (json_int_t)cc_redis_reply_int(reply->element[i + 1])));
     } else {
         json_t *part = json_object_get(j->acc, sc->idx == 0 ? "sales" : "gifts");
         for (size_t i = 0; i + 1 < reply->elements; i += 2) {
             const char *k = reply->element[i]->str;
-            json_int_t v = (json_int_t)rint64(reply->element[i + 1]);
+            json_int_t v = (json_int_t)cc_redis_reply_int(reply->element[i + 1]);
             if (k == NULL)
                 continue;
             if (sc->idx == 0 && strncmp(k, "amount:", 7) == 0)
@@ -798,7 +787,7 @@ static void on_coins(cc_redis_t *r, int status, redisReply *reply, void *data)
         fail_redis(j, status, reply);
         return;
     }
-    int64_t bal = reply->type == REDIS_REPLY_NIL ? 0 : rint64(reply);
+    int64_t bal = reply->type == REDIS_REPLY_NIL ? 0 : cc_redis_reply_int(reply);
     finish(j, 200, json_pack("{s:s,s:I}", "viewer", j->viewer, "balance", (json_int_t)bal));
 }
 

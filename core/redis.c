@@ -673,6 +673,17 @@ int cc_redis_xread(cc_redis_t *r, int count, int block_ms, size_t n, const char 
     return rc;
 }
 
+int64_t cc_redis_reply_int(const redisReply *r)
+{
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_INTEGER)
+        return r->integer;
+    if (r->type == REDIS_REPLY_STRING)
+        return strtoll(r->str, NULL, 10);
+    return -1;
+}
+
 int cc_redis_command(cc_redis_t *r, cc_redis_cb cb, void *data, const char *fmt, ...)
 {
     size_t w = strspn(fmt, " ");

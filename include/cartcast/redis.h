@@ -185,6 +185,9 @@ int cc_redis_send_argv(cc_redis_t *r, int argc, const char *const *argv, const s
  * timeout of block_ms + 2 s.  Same rules as cc_redis_send. */
 int cc_redis_xread(cc_redis_t *r, int count, int block_ms, size_t n, const char *const *keys, const char *const *ids,
                    cc_redis_cb cb, void *data);
+/* An integer reply, or a string reply holding a number (HGET, HMGET), as
+ * int64; -1 for NULL, nil and anything else. */
+int64_t cc_redis_reply_int(const redisReply *r);
 /* hiredis format string ("%s", "%b" = pointer + size_t length, "%d"...); for
  * fixed commands.  Same rules as cc_redis_send, with the client's timeout. */
 int cc_redis_command(cc_redis_t *r, cc_redis_cb cb, void *data, const char *fmt, ...);
