@@ -25,11 +25,15 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <libwebsockets.h>
 
 #include "cartcast/err.h"
+#include "cartcast/fanout.h"
 #include "cartcast/http.h"
 #include "edge/http_range.h"
 #include "edge/lws_loop.h"
@@ -54,7 +58,11 @@ enum req_state {
     REQ_DRAIN,   /* all written; waiting for lws to flush what it buffered */
     REQ_CLOSING, /* on_close is running */
     REQ_SENT,    /* held HTTP/1.1 answer written at once; finish() comes in done_idle */
+    REQ_STAGED,  /* held HTTP/1.1 answer built, on the done list: done_run() sends it (flush_staged) */
 };
+
+#define FANOUT_MIN_SLICE 64    /* staged answers per thread below which fewer threads take part */
+#define FANOUT_MAX_AUTO 8      /* threads chosen by fanout_threads = 0 */
 
 typedef struct hdr_cache {
     struct hdr_cache *next;
@@ -69,6 +77,12 @@ struct cc_http_server {
     uv_idle_t *done_idle; /* runs finish() for the REQ_SENT requests (own allocation too) */
     cc_http_req_t *done_head, *done_tail;
     uint8_t *tx; /* LWS_PRE + HTTP_CHUNK_H1 bytes: what one lws_write sends (see write_first) */
+    cc_fanout_t *fanout; /* NULL: held answers are written one by one as they are given */
+    /* flush_staged()'s working arrays, kept between flushes */
+    cc_http_req_t **st_reqs;
+    int *st_fds;
+    ssize_t *st_res;
+    size_t st_cap;
     cc_http_route_t *routes;
     size_t nroutes;
     cc_http_req_t *reqs; /* every live request, so that stop can end them */
@@ -94,6 +108,8 @@ struct cc_http_req {
     size_t sent;
     char *resp_hdrs; /* content-type\0 then name\0value\0 pairs; resp_hdrs_len bytes */
     size_t resp_hdrs_len;
+    uint8_t *wire;           /* REQ_STAGED: LWS_PRE + the status line and headers, built */
+    size_t wire_len, wire_body; /* header bytes after LWS_PRE; body bytes that follow them */
     /* request */
     cc_dynbuf_t body;
     hdr_cache_t *hdrs;
@@ -181,6 +197,7 @@ static void req_free(cc_http_req_t *req)
     cc_dynbuf_free(&req->body);
     cc_buf_unref(req->resp);
     free(req->resp_hdrs);
+    free(req->wire);
     free(req);
 }
 
@@ -338,6 +355,7 @@ static bool header_text_ok(const char *s)
 }
 
 static void send_now(cc_http_req_t *req);
+static int stage(cc_http_req_t *req);
 
 /* Answer without the state check; sends body[off, off + len). */
 static int respond_slice(cc_http_req_t *req, int status, const char *type, cc_buf_t *body, size_t off, size_t len,
@@ -376,12 +394,16 @@ static int respond_slice(cc_http_req_t *req, int status, const char *type, cc_bu
     req->status = status;
     bool held = req->state == REQ_HELD;
     req->state = REQ_HEADERS;
-    /* A held plain HTTP/1.1 request is written at once (send_now); every
-     * other answer waits for lws's writable callback. */
-    if (held && !req->h2 && req->wsi && !req->srv->tls)
-        send_now(req);
-    else
+    /* A held plain HTTP/1.1 request is written at once (send_now), or, with
+     * fan-out threads, staged and written with the others answered in the
+     * same turn of the loop (flush_staged); every other answer waits for
+     * lws's writable callback. */
+    if (held && !req->h2 && req->wsi && !req->srv->tls) {
+        if (req->srv->fanout == NULL || stage(req) < 0)
+            send_now(req);
+    } else {
         lws_callback_on_writable(req->wsi);
+    }
     return 0;
 }
 
@@ -638,12 +660,11 @@ static int finish(struct lws *wsi, struct conn *c)
  * writable callback instead of two.  HTTP/2 needs a HEADERS frame then DATA
  * frames, one lws_write per writable callback.  1: all sent; 0: body chunks
  * left (state REQ_SENDING); -1: error. */
-static int write_first(struct lws *wsi, cc_http_req_t *req)
+/* The status line and headers of req's answer into [p, end), for HTTP/1.1
+ * or HTTP/2 (lws formats them for the connection); the end of what was
+ * written, NULL when it does not fit.  *body_len: the body bytes that follow. */
+static uint8_t *build_head(struct lws *wsi, cc_http_req_t *req, uint8_t *p, uint8_t *end, size_t *body_len)
 {
-    /* the server's buffer, not the stack: 64 KiB frames cost stack probes */
-    uint8_t *start = req->srv->tx + LWS_PRE;
-    /* the header block keeps its own limit, whatever the body leaves */
-    uint8_t *p = start, *end = start + HTTP_RESP_HDR_MAX + 1024 - 1;
     size_t blen = req->resp ? req->resp_len : 0;
     const char *type = req->resp_hdrs;
     /* RFC 9110: no Content-Length on 1xx/204; every other answer has one. */
@@ -652,22 +673,22 @@ static int write_first(struct lws *wsi, cc_http_req_t *req)
     if (!no_length && !req->close_after) {
         /* Sets Content-Length and the HTTP/1.1 keep-alive bookkeeping. */
         if (lws_add_http_common_headers(wsi, (unsigned)req->status, type[0] ? type : NULL, blen, &p, end))
-            return -1;
+            return NULL;
     } else {
         if (lws_add_http_header_status(wsi, (unsigned)req->status, &p, end))
-            return -1;
+            return NULL;
         if (type[0] && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, (const uint8_t *)type,
                                                     (int)strlen(type), &p, end))
-            return -1;
+            return NULL;
         if (!no_length && lws_add_http_header_content_length(wsi, blen, &p, end))
-            return -1;
+            return NULL;
         if (req->close_after && !req->h2 &&
             lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const uint8_t *)"close", 5, &p, end))
-            return -1;
+            return NULL;
     }
     if (lws_add_http_header_by_name(wsi, (const uint8_t *)"access-control-allow-origin:", (const uint8_t *)"*", 1,
                                     &p, end))
-        return -1;
+        return NULL;
     const char *h = type + strlen(type) + 1, *hend = req->resp_hdrs + req->resp_hdrs_len;
     while (h < hend) {
         const char *v = h + strlen(h) + 1;
@@ -675,13 +696,25 @@ static int write_first(struct lws *wsi, cc_http_req_t *req)
         int n = snprintf(name, sizeof(name), "%s:", h);
         if (n < 0 || (size_t)n >= sizeof(name) ||
             lws_add_http_header_by_name(wsi, (const uint8_t *)name, (const uint8_t *)v, (int)strlen(v), &p, end))
-            return -1;
+            return NULL;
         h = v + strlen(v) + 1;
     }
     if (lws_finalize_http_header(wsi, &p, end))
-        return -1;
+        return NULL;
+    *body_len = blen > 0 && !req->head && !no_length ? blen : 0;
+    return p;
+}
 
-    bool body = blen > 0 && !req->head && !no_length;
+static int write_first(struct lws *wsi, cc_http_req_t *req)
+{
+    /* the server's buffer, not the stack: 64 KiB frames cost stack probes */
+    uint8_t *start = req->srv->tx + LWS_PRE;
+    /* the header block keeps its own limit, whatever the body leaves */
+    size_t blen = 0;
+    uint8_t *p = build_head(wsi, req, start, start + HTTP_RESP_HDR_MAX + 1024 - 1, &blen);
+    if (p == NULL)
+        return -1;
+    bool body = blen > 0;
     size_t n = 0;
     if (body && !req->h2) {
         n = HTTP_CHUNK_H1 - (size_t)(p - start);
@@ -782,12 +815,20 @@ static int write_body(struct lws *wsi, struct conn *c)
  * of the next loop iteration.  A fan-out of N held requests is then N
  * header builds and N send(2)s back to back, and the last viewer is not
  * waiting for the bookkeeping of the N-1 before it. */
+static void flush_staged(cc_http_server_t *srv);
+
 static void done_run(uv_idle_t *idle)
 {
     cc_http_server_t *srv = idle->data;
     uv_idle_stop(idle);
+    flush_staged(srv); /* staged answers go out first, then every sent one is finished */
     while (srv->done_head) {
         cc_http_req_t *req = srv->done_head;
+        if (req->state == REQ_STAGED) {
+            /* answered while finishing (a pipelined request): the next run sends it */
+            uv_idle_start(srv->done_idle, done_run);
+            break;
+        }
         done_unlink(req);
         struct lws *wsi = req->wsi;
         struct conn *c = req_conn(req);
@@ -798,6 +839,195 @@ static void done_run(uv_idle_t *idle)
         if (finish(wsi, c) < 0)
             kill_async(srv, wsi, PENDING_TIMEOUT_USER_OK);
     }
+}
+
+static void done_append(cc_http_server_t *srv, cc_http_req_t *req)
+{
+    req->done_next = NULL;
+    req->done_prev = srv->done_tail;
+    if (srv->done_tail)
+        srv->done_tail->done_next = req;
+    else
+        srv->done_head = req;
+    srv->done_tail = req;
+    if (!uv_is_active((uv_handle_t *)srv->done_idle))
+        uv_idle_start(srv->done_idle, done_run);
+}
+
+/* ---- many held answers at once, over the fan-out threads ------------------ *
+ *
+ * A new part answers every viewer held for it: 1,000 answers in one turn of
+ * the loop, each a send(2) of a few KB whose cost is ~75 % the kernel's TCP
+ * path (on loopback it also runs the receiver's half).  One after another
+ * on the loop thread the last viewer waits for all the others.  So with
+ * fan-out threads (include/cartcast/fanout.h) an answer given to a held
+ * HTTP/1.1 request is only built here (status line and headers, by lws, on
+ * the loop thread) and put on the done list as REQ_STAGED; done_run() then
+ * sends every staged answer with one sendmsg(2) each (headers + the shared
+ * body, no copy), shared out over the threads while the loop thread waits,
+ * and settles the results on the loop thread:
+ *  - all sent: REQ_SENT, finished in the same done_run();
+ *  - part of it or nothing (the socket is full): what is left of the
+ *    headers goes to lws (LWS_WRITE_HTTP_HEADERS, a raw write it buffers
+ *    and flushes first on POLLOUT), the body continues from the writable
+ *    callback exactly as a long answer does (REQ_SENDING, write_chunk);
+ *  - an error (the client left): freed and the connection killed, as in
+ *    send_now().
+ * The worker threads only call sendmsg(2) on their own slice of sockets and
+ * write their own slice of the results; lws and libuv stay on the loop. */
+static int stage(cc_http_req_t *req)
+{
+    cc_http_server_t *srv = req->srv;
+    struct conn *c = lws_wsi_user(req->wsi);
+    if (c == NULL || c->req != req || srv->done_idle == NULL)
+        return CC_ESTATE;
+    size_t cap = HTTP_RESP_HDR_MAX + 1024;
+    uint8_t *w = malloc(LWS_PRE + cap);
+    if (w == NULL)
+        return CC_ENOMEM;
+    size_t body = 0;
+    uint8_t *p = build_head(req->wsi, req, w + LWS_PRE, w + LWS_PRE + cap - 1, &body);
+    if (p == NULL) {
+        free(w);
+        return CC_ETOOBIG;
+    }
+    free(req->wire);
+    req->wire = w;
+    req->wire_len = (size_t)(p - (w + LWS_PRE));
+    req->wire_body = body;
+    req->state = REQ_STAGED;
+    done_append(srv, req);
+    return 0;
+}
+
+typedef struct staged_sends {
+    cc_http_req_t *const *reqs;
+    const int *fds;
+    ssize_t *res;
+} staged_sends_t;
+
+/* A fan-out slice: one sendmsg(2) per answer, nothing else (it may run on a
+ * worker thread).  The requests are read only; nothing of them changes
+ * until the loop thread settles the results. */
+static void send_staged_slice(void *ctx, size_t begin, size_t end)
+{
+    const staged_sends_t *d = ctx;
+    for (size_t i = begin; i < end; i++) {
+        const cc_http_req_t *req = d->reqs[i];
+        struct iovec iov[2] = {{req->wire + LWS_PRE, req->wire_len}, {NULL, 0}};
+        struct msghdr mh;
+        memset(&mh, 0, sizeof(mh));
+        mh.msg_iov = iov;
+        mh.msg_iovlen = 1;
+        if (req->wire_body) {
+            iov[1].iov_base = req->resp->data + req->resp_off;
+            iov[1].iov_len = req->wire_body;
+            mh.msg_iovlen = 2;
+        }
+        ssize_t n = sendmsg(d->fds[i], &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        d->res[i] = n < 0 ? -errno : n;
+    }
+}
+
+/* The client has gone (EPIPE, ECONNRESET): it was answered, so no on_close. */
+static void staged_failed(cc_http_server_t *srv, cc_http_req_t *req)
+{
+    struct lws *wsi = req->wsi;
+    struct conn *c = lws_wsi_user(wsi);
+    cc_log_debug("http.send_failed", "server=%s path=%s", srv->name, req->path);
+    if (c && c->req == req)
+        c->req = NULL;
+    req_free(req); /* (unlinks it from the done list) */
+    kill_async(srv, wsi, PENDING_TIMEOUT_USER_OK);
+}
+
+static void settle_staged(cc_http_server_t *srv, cc_http_req_t *req, ssize_t r)
+{
+    size_t hl = req->wire_len, bl = req->wire_body;
+    if (r == (ssize_t)(hl + bl)) {
+        req->sent = bl;
+        req->state = REQ_SENT;
+        free(req->wire);
+        req->wire = NULL;
+        return;
+    }
+    if (r < 0 && r != -EAGAIN && r != -EWOULDBLOCK && r != -EINTR) {
+        staged_failed(srv, req);
+        return;
+    }
+    size_t got = r > 0 ? (size_t)r : 0;
+    if (got < hl) {
+        /* lws_send_pipe_choked() clears lws's back-to-back-write guard (an
+         * earlier write in this turn may have set it); its answer is known. */
+        if (lws_send_pipe_choked(req->wsi) < 0 ||
+            lws_write(req->wsi, req->wire + LWS_PRE + got, hl - got, LWS_WRITE_HTTP_HEADERS) < 0) {
+            staged_failed(srv, req);
+            return;
+        }
+        req->sent = 0;
+    } else {
+        req->sent = got - hl;
+    }
+    free(req->wire);
+    req->wire = NULL;
+    if (req->sent == bl) {
+        req->state = REQ_SENT; /* the rest of the headers is lws's to flush */
+        return;
+    }
+    /* body left: the writable callbacks send it, then finish() */
+    done_unlink(req);
+    req->state = REQ_SENDING;
+    lws_callback_on_writable(req->wsi);
+}
+
+static void flush_staged(cc_http_server_t *srv)
+{
+    size_t n = 0;
+    for (cc_http_req_t *r = srv->done_head; r; r = r->done_next)
+        n += r->state == REQ_STAGED;
+    if (n == 0)
+        return;
+    if (n > srv->st_cap) {
+        size_t cap = srv->st_cap ? srv->st_cap : 256;
+        while (cap < n)
+            cap *= 2;
+        cc_http_req_t **rq = realloc(srv->st_reqs, cap * sizeof(*rq));
+        if (rq)
+            srv->st_reqs = rq;
+        int *fd = realloc(srv->st_fds, cap * sizeof(*fd));
+        if (fd)
+            srv->st_fds = fd;
+        ssize_t *res = realloc(srv->st_res, cap * sizeof(*res));
+        if (res)
+            srv->st_res = res;
+        if (rq == NULL || fd == NULL || res == NULL) {
+            /* out of memory: the old way, one by one */
+            for (cc_http_req_t *r = srv->done_head, *next; r; r = next) {
+                next = r->done_next;
+                if (r->state == REQ_STAGED) {
+                    done_unlink(r);
+                    free(r->wire);
+                    r->wire = NULL;
+                    r->state = REQ_HEADERS;
+                    send_now(r);
+                }
+            }
+            return;
+        }
+        srv->st_cap = cap;
+    }
+    size_t k = 0;
+    for (cc_http_req_t *r = srv->done_head; r; r = r->done_next) {
+        if (r->state == REQ_STAGED) {
+            srv->st_reqs[k] = r;
+            srv->st_fds[k] = lws_get_socket_fd(r->wsi);
+            k++;
+        }
+    }
+    staged_sends_t d = {srv->st_reqs, srv->st_fds, srv->st_res};
+    cc_fanout_run(srv->fanout, k, FANOUT_MIN_SLICE, send_staged_slice, &d);
+    for (size_t i = 0; i < k; i++)
+        settle_staged(srv, srv->st_reqs[i], srv->st_res[i]);
 }
 
 static void send_now(cc_http_req_t *req)
@@ -816,15 +1046,7 @@ static void send_now(cc_http_req_t *req)
     }
     if (r > 0) {
         req->state = REQ_SENT;
-        req->done_next = NULL;
-        req->done_prev = srv->done_tail;
-        if (srv->done_tail)
-            srv->done_tail->done_next = req;
-        else
-            srv->done_head = req;
-        srv->done_tail = req;
-        if (!uv_is_active((uv_handle_t *)srv->done_idle))
-            uv_idle_start(srv->done_idle, done_run);
+        done_append(srv, req);
         return;
     }
     /* the client has gone (EPIPE, ECONNRESET): it was answered, so no on_close */
@@ -1034,6 +1256,16 @@ int cc_http_server_start(uv_loop_t *loop, const cc_http_config_t *cfg, cc_http_s
         return r;
     }
     srv->port = lws_get_vhost_listen_port(vh);
+    /* Fan-out threads for many held answers at once (flush_staged); plain
+     * HTTP/1.1 only, so a TLS server has none. */
+    unsigned threads = cfg->fanout_threads;
+    if (threads == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cpus < 1 ? 1 : cpus > FANOUT_MAX_AUTO ? FANOUT_MAX_AUTO : (unsigned)cpus;
+    }
+    if (threads > 1 && !srv->tls && (r = cc_fanout_create(threads, &srv->fanout)) < 0)
+        cc_log_warn("http.fanout", "server=%s threads=%u err=%s msg=\"held answers stay on the loop thread\"",
+                    srv->name, threads, cc_err_name(r));
     srv->sweep = malloc(sizeof(*srv->sweep));
     if (srv->sweep) {
         uv_timer_init(loop, srv->sweep);
@@ -1087,6 +1319,10 @@ void cc_http_server_stop(cc_http_server_t *srv)
     cc_log_info("http.stop", "server=%s port=%d", srv->name, srv->port);
     free(srv->routes);
     free(srv->tx);
+    cc_fanout_destroy(srv->fanout);
+    free(srv->st_reqs);
+    free(srv->st_fds);
+    free(srv->st_res);
     free(srv);
 }
 

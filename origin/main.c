@@ -127,7 +127,7 @@ static void on_signal(uv_signal_t *h, int signum)
 
 int main(int argc, char **argv)
 {
-    int http_port = 8080, rtmp_port = 1935;
+    int http_port = 8080, rtmp_port = 1935, fanout_threads = 0;
     int srt_port = 9000, srt_latency_ms = 120;
     const char *srt_passphrase = NULL;
     cc_strlist_t srt_stream_passphrases = {0};
@@ -141,6 +141,10 @@ int main(int argc, char **argv)
     const cc_option_t options[] = {
         {"http-port", CC_OPT_INT, &http_port, "N", "HTTP port for playback, /metrics, /healthz and /v1/streams", 1, 65535},
         {"rtmp-port", CC_OPT_INT, &rtmp_port, "N", "RTMP ingest port", 1, 65535},
+        {"fanout-threads", CC_OPT_INT, &fanout_threads, "N",
+         "threads sharing the send()s when many held requests are answered at once, the event loop's included "
+         "(0 = one per CPU, up to 8; 1 = the event loop alone)",
+         0, 64},
         {"srt-port", CC_OPT_INT, &srt_port, "N", "SRT ingest port (UDP): srt://HOST:N?streamid=#!::r=live/KEY,m=publish", 1, 65535},
         {"srt-latency-ms", CC_OPT_INT, &srt_latency_ms, "MS", "SRT receiver latency (retransmission window)", 20, 8000},
         {"srt-passphrase", CC_OPT_STRING, &srt_passphrase, "PASS",
@@ -285,7 +289,7 @@ int main(int argc, char **argv)
     };
     cc_http_config_t hcfg = {.bind = bind, .port = http_port, .routes = routes,
                              .nroutes = sizeof(routes) / sizeof(routes[0]), .server_name = "origin",
-                             .tls_cert = tls_cert, .tls_key = tls_key};
+                             .tls_cert = tls_cert, .tls_key = tls_key, .fanout_threads = (unsigned)fanout_threads};
     if ((r = cc_http_server_start(o.loop, &hcfg, &o.http)) < 0) {
         fprintf(stderr, "cartcast-origin: cannot listen for HTTP on %s:%d: %s\n", bind, http_port, cc_strerror(r));
         cc_rtmp_server_stop(o.rtmp);

@@ -68,7 +68,7 @@ static void on_signal(uv_signal_t *h, int signum)
 
 int main(int argc, char **argv)
 {
-    int http_port = 8081, idle_ms = 30000, max_streams = 256, failover_after = 3;
+    int http_port = 8081, idle_ms = 30000, max_streams = 256, failover_after = 3, fanout_threads = 0;
     const char *bind = "0.0.0.0", *log_level = "info", *tls_cert = NULL, *tls_key = NULL;
     cc_strlist_t origins = {0};
     const cc_option_t options[] = {
@@ -76,6 +76,10 @@ int main(int argc, char **argv)
          "origin to pull from, http://HOST:PORT[/PREFIX]; repeat for failover, in order", 0, 0},
         {"http-port", CC_OPT_INT, &http_port, "N", "HTTP port for playback (/live/), /metrics and /healthz", 1, 65535},
         {"bind", CC_OPT_STRING, &bind, "ADDR", "address the HTTP server binds to", 0, 0},
+        {"fanout-threads", CC_OPT_INT, &fanout_threads, "N",
+         "threads sharing the send()s when many held requests are answered at once, the event loop's included "
+         "(0 = one per CPU, up to 8; 1 = the event loop alone)",
+         0, 64},
         {"idle-ms", CC_OPT_INT, &idle_ms, "MS", "stop following a stream nobody requested for this long", 1000,
          86400000},
         {"max-streams", CC_OPT_INT, &max_streams, "N", "streams followed at once (a new one beyond: 503)", 1, 100000},
@@ -143,7 +147,7 @@ int main(int argc, char **argv)
     };
     cc_http_config_t hcfg = {.bind = bind, .port = http_port, .routes = routes,
                              .nroutes = sizeof(routes) / sizeof(routes[0]), .server_name = "edge",
-                             .tls_cert = tls_cert, .tls_key = tls_key};
+                             .tls_cert = tls_cert, .tls_key = tls_key, .fanout_threads = (unsigned)fanout_threads};
     if ((r = cc_http_server_start(n.loop, &hcfg, &n.http)) < 0) {
         fprintf(stderr, "cartcast-edge: cannot listen for HTTP on %s:%d: %s\n", bind, http_port, cc_strerror(r));
         cc_edge_free(n.edge);

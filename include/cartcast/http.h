@@ -38,6 +38,11 @@ typedef struct cc_http_config {
     const cc_http_route_t *routes;
     size_t nroutes;
     const char *server_name; /* for logs */
+    /* Threads sharing the send()s when many held HTTP/1.1 requests are
+     * answered at once (a new part for 1,000 viewers), the loop's included:
+     * 0 = one per online CPU, at most 8; 1 = the loop alone (each answer
+     * written as soon as it is given).  See docs/http.md. */
+    unsigned fanout_threads;
 } cc_http_config_t;
 
 typedef struct cc_http_header {
