@@ -244,6 +244,86 @@ def test_concurrent_waiters():
     check(len({r.body for r in out[30:]}) == 1, "one part for every waiter")
 
 
+class RawHttp:
+    """One keep-alive HTTP/1.1 connection on a non-blocking socket: send a
+    GET, then feed() bytes until the response (Content-Length) is whole."""
+
+    def __init__(self, port):
+        import socket
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.sock.setblocking(False)
+        self.buf = b""
+        self.responses = []
+
+    def get(self, path):
+        self.sock.sendall(("GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % path).encode())
+
+    def feed(self):
+        try:
+            data = self.sock.recv(1 << 16)
+        except BlockingIOError:
+            return
+        check(data, "a held connection was closed by the server")
+        self.buf += data
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buf[:end].decode()
+            m = re.search(r"(?im)^content-length:\s*(\d+)", head)
+            check(m, "no content-length in %r" % head)
+            n = int(m.group(1))
+            if len(self.buf) < end + 4 + n:
+                return
+            status = int(head.split(" ", 2)[1])
+            self.responses.append((status, self.buf[end + 4:end + 4 + n]))
+            self.buf = self.buf[end + 4 + n:]
+
+
+def wait_responses(conns, count, timeout=10):
+    import selectors
+    sel = selectors.DefaultSelector()
+    for c in conns:
+        sel.register(c.sock, selectors.EVENT_READ, c)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(len(c.responses) < count for c in conns):
+        for key, _ in sel.select(0.1):
+            key.data.feed()
+    sel.close()
+    check(all(len(c.responses) >= count for c in conns),
+          "%d of %d connections answered" % (sum(len(c.responses) >= count for c in conns), len(conns)))
+
+
+def test_many_waiters():
+    # Enough held requests that the answers to one part are sent over the
+    # fan-out threads (edge/http.c flush_staged: slices of 64), on
+    # connections that then carry a second request (keep-alive intact).
+    pl = fresh()
+    lists = [RawHttp(PORT) for _ in range(400)]
+    parts = [RawHttp(PORT) for _ in range(200)]
+    try:
+        for c in lists:
+            c.get("/live/shop1/media.m3u8?_HLS_msn=%d&_HLS_part=%d" % (pl.last_msn, pl.last_part + 1))
+        for c in parts:
+            c.get("/live/shop1/part%d.m4s" % pl.hint)
+        wait_responses(lists + parts, 1)
+        check(all(c.responses[0][0] == 200 for c in lists + parts), "every held request answered 200")
+        check(len({c.responses[0][1] for c in lists}) == 1, "one playlist for every waiter")
+        check(Playlist(lists[0].responses[0][1].decode()).has_part(pl.hint), "the playlist has the part waited for")
+        check(len({c.responses[0][1] for c in parts}) == 1, "one part for every waiter")
+        check(parts[0].responses[0][1].startswith(b"part %d\n" % pl.hint), "the hinted part's bytes")
+        # the same connections again: the transactions were finished properly
+        nxt = Playlist(lists[0].responses[0][1].decode())
+        for c in lists + parts:
+            c.get("/live/shop1/media.m3u8?_HLS_msn=%d&_HLS_part=%d" % (nxt.last_msn, nxt.last_part + 1))
+        wait_responses(lists + parts, 2)
+        check(all(c.responses[1][0] == 200 for c in lists + parts), "second held request on each connection")
+        check(len({c.responses[1][1] for c in lists + parts}) == 1, "one playlist for every second waiter")
+    finally:
+        for c in lists + parts:
+            c.sock.close()
+
+
 def test_segments_and_init():
     pl = fresh()
     m = re.search(r'#EXT-X-MAP:URI="(init\d+\.mp4)"', pl.text)
@@ -438,7 +518,7 @@ def main():
     srv = Server(sys.argv[1], tmp)
     PORT = srv.port
     tests = [test_multivariant, test_plain_playlist, test_blocking_next_part, test_preload_hint,
-             test_concurrent_waiters, test_segments_and_init, test_bad_requests, test_not_found, test_gzip,
+             test_concurrent_waiters, test_many_waiters, test_segments_and_init, test_bad_requests, test_not_found, test_gzip,
              test_delta_updates, test_daterange, test_conformance_live, test_timeout_503, test_end, test_restart_and_free]
     try:
         for t in tests:
