@@ -881,19 +881,21 @@ static int stage(cc_http_req_t *req)
     struct conn *c = lws_wsi_user(req->wsi);
     if (c == NULL || c->req != req || srv->done_idle == NULL)
         return CC_ESTATE;
-    size_t cap = HTTP_RESP_HDR_MAX + 1024;
-    uint8_t *w = malloc(LWS_PRE + cap);
+    /* Built in the server's tx buffer, then kept at its size (~300 bytes for
+     * a playlist answer): a thousand staged answers touch little memory. */
+    uint8_t *start = srv->tx + LWS_PRE;
+    size_t body = 0;
+    uint8_t *p = build_head(req->wsi, req, start, start + HTTP_RESP_HDR_MAX + 1024 - 1, &body);
+    if (p == NULL)
+        return CC_ETOOBIG;
+    size_t len = (size_t)(p - start);
+    uint8_t *w = malloc(LWS_PRE + len);
     if (w == NULL)
         return CC_ENOMEM;
-    size_t body = 0;
-    uint8_t *p = build_head(req->wsi, req, w + LWS_PRE, w + LWS_PRE + cap - 1, &body);
-    if (p == NULL) {
-        free(w);
-        return CC_ETOOBIG;
-    }
+    memcpy(w + LWS_PRE, start, len);
     free(req->wire);
     req->wire = w;
-    req->wire_len = (size_t)(p - (w + LWS_PRE));
+    req->wire_len = len;
     req->wire_body = body;
     req->state = REQ_STAGED;
     done_append(srv, req);
