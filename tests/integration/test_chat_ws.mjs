@@ -353,6 +353,8 @@ describe('cartcast-overlay chat', { timeout: 240000 }, () => {
     let r = await rest(a, 'POST', `/v1/streams/${S}/chat/messages/${q.id}/pin`, { token: MOD });
     assert.equal(r.status, 200, r.text);
     assert.equal((await waitEvent(w, (e) => e.type === 'chat_pin', 'chat_pin')).msg.id, q.id);
+    // overlay a applies the pin at its own next tick: join after a's viewers have seen it
+    assert.equal((await waitEvent(s, (e) => e.type === 'chat_pin', 'chat_pin on a')).msg.id, q.id);
     const late = await join(a);
     assert.equal(late.hello.chat.pinned.id, q.id);
     r = await rest(a, 'POST', `/v1/streams/${S}/chat/messages/${q.id}/answered`, { token: TOKEN });
