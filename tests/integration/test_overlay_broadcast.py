@@ -142,12 +142,15 @@ class BroadcastTest(cc.RedisTestCase):
 
         def fake_live():  # what cartcast-origin --redis writes at every part
             start = int(time.time() * 1000) - 10000
-            while not self.stop_live.is_set():
-                now = int(time.time() * 1000)
-                live.pipeline([["HSET", "cc:{stream:%s}:live" % name, "pdt_ms", now, "media_ms", now - start,
-                                "start_pdt_ms", start, "msn", 1, "part", 0, "part_seq", 1, "updated_ms", now, "live", 1]
-                               for name in streams])
-                self.stop_live.wait(0.2)
+            try:
+                while not self.stop_live.is_set():
+                    now = int(time.time() * 1000)
+                    live.pipeline([["HSET", "cc:{stream:%s}:live" % name, "pdt_ms", now, "media_ms", now - start,
+                                    "start_pdt_ms", start, "msn", 1, "part", 0, "part_seq", 1, "updated_ms", now,
+                                    "live", 1] for name in streams])
+                    self.stop_live.wait(0.2)
+            except (ConnectionError, OSError):
+                pass  # redis-server stopped at teardown before this thread noticed
             live.close()
 
         threading.Thread(target=fake_live, daemon=True).start()
@@ -157,9 +160,18 @@ class BroadcastTest(cc.RedisTestCase):
     def redis_server_client(self):
         return cc.Resp(self.redis.port)
 
-    def open_viewers(self, ov, n, rcvbuf=None, stream=S):
-        viewers = [RawViewer(ov.http_port, rcvbuf, stream) for _ in range(n)]
+    def open_viewers(self, ov, n, rcvbuf=None, stream=S, batch=100):
+        """n viewers, connected 100 at a time, each batch waiting for its
+        hellos: a room fills over seconds, not in one burst.  (One fresh-root
+        run with 800 connects in a burst, on a machine busy with the other
+        tests, left ~100 of them without a hello; see the note in
+        docs/overlay.md, "Limits".)"""
+        viewers = []
         self.addCleanup(lambda: [v.close() for v in viewers])
+        for i in range(0, n, batch):
+            chunk = [RawViewer(ov.http_port, rcvbuf, stream) for _ in range(min(batch, n - i))]
+            viewers += chunk
+            self.wait_hellos(chunk)
         return viewers
 
     def wait_hellos(self, viewers):
