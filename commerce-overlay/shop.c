@@ -955,11 +955,13 @@ int ov_shop_http(ov_shop_t *s, ov_http_t *req)
         }
         cc_redis_args_add(&a, "EVAL");
         cc_redis_args_add(&a, ov_lua_coins);
-        cc_redis_args_add(&a, "2");
+        cc_redis_args_add(&a, "3");
         cc_redis_args_add(&a, OV_K_COINS);
         cc_redis_args_add(&a, OV_K_GIFTS_TOTAL);
+        cc_redis_args_add(&a, "cc:{orders}:events");
         cc_redis_args_add(&a, j->viewer);
         cc_redis_args_addi(&a, n);
+        cc_redis_args_addi(&a, now_ms());
         send_or_fail(j, &a, on_coins, j);
         break;
     }

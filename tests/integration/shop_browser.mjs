@@ -80,7 +80,8 @@ async function main() {
     const r = await fetch(`${a.overlay}/v1/viewers/${out.viewer}/coins`, { method: 'POST',
       headers: { Authorization: `Bearer ${a.admin}` }, body: JSON.stringify({ add: 120 }) });
     if (r.status !== 200) throw new Error(`coins: ${r.status} ${await r.text()}`);
-    // the page learns its balance at the next hello or gift answer: send a cheap one first
+    // the credit reaches the page at once (a balance message)
+    await until('the credited balance on the page', 10000, () => page.evaluate(() => window.ccGifts.state.balance === 120));
     await until('video playing', 30000, () => page.evaluate(() => document.getElementById('video').currentTime > 1));
     await page.click('.giftbar button[data-gift="rose"]');
     await until('the rose ack', 10000, () => page.evaluate(() => window.ccGifts.state.balance === 115));
