@@ -19,6 +19,7 @@
 //
 //   node bench/gifts.mjs                                  # 5,000/s for 10 s
 //   node bench/gifts.mjs --rate 8000 --seconds 10 --overlays 2
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { hash, rest, ROOT, Stack, Viewer } from '../tests/integration/overlay_lib.mjs';
@@ -33,6 +34,11 @@ const PRICE = { heart: 1, rose: 5, rocket: 99 };
 const KINDS = ['heart', 'rose', 'heart', 'rocket', 'rose', 'heart'];
 const ADMIN = 'bench-admin-token';
 const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor(xs.length * p))];
+// utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15, clock ticks of 1/100 s)
+const cpuOf = (pid) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+};
 
 async function main() {
   const stack = new Stack();
@@ -101,6 +107,9 @@ async function main() {
     }
     const before = hash(await redis.call('HGETALL', 'cc:{orders}:gifts:total'));
     const cpu0 = process.cpuUsage();
+    const redisPid = stack.procs.find((x) => x.redis).p.pid;
+    const ovPids = stack.procs.filter((x) => !x.redis).map((x) => x.p.pid);
+    const redisCpu0 = cpuOf(redisPid), ovCpu0 = ovPids.map(cpuOf).reduce((x, y) => x + y, 0);
     const start = performance.now();
     let sent = 0;
     await new Promise((resolve) => {
@@ -124,6 +133,7 @@ async function main() {
     while (acked + refused < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const end = performance.now();
     const cpu = process.cpuUsage(cpu0);
+    const redisCpu = cpuOf(redisPid) - redisCpu0, ovCpu = ovPids.map(cpuOf).reduce((x, y) => x + y, 0) - ovCpu0;
 
     // -- the ledger, exactly
     const after = hash(await redis.call('HGETALL', 'cc:{orders}:gifts:total'));
@@ -180,6 +190,9 @@ async function main() {
       ack_ms: { p50: +pct(lat, 0.5).toFixed(2), p99: +pct(lat, 0.99).toFixed(2), max: +lat[lat.length - 1].toFixed(2) },
       coins: dCoins, creator_coins: dCreator, platform_coins: dPlatform,
       client_cpu_s: +((cpu.user + cpu.system) / 1e6).toFixed(2),
+      // CPU per acknowledged gift, during the load (the room broadcasts included)
+      redis_us_per_gift: Math.round(redisCpu * 1e6 / Math.max(1, acked)),
+      overlays_us_per_gift: Math.round(ovCpu * 1e6 / Math.max(1, acked)),
       ledger_exact: Object.values(checks).every(Boolean), checks,
     };
     console.log(JSON.stringify(out, null, 1));

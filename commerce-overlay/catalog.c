@@ -135,3 +135,52 @@ int ov_catalog_validate(const char *body, size_t len, const char *path_sku, ov_p
     out->sku = json_string_value(json_object_get(o, "sku"));
     return 0;
 }
+
+int ov_shop_buy_parse(const char *body, size_t len, ov_shop_buy_req_t *out, cc_cue_errors_t *errs)
+{
+    memset(out, 0, sizeof(*out));
+    memset(errs, 0, sizeof(*errs));
+    out->qty = 1;
+    if (len > OV_CATALOG_BODY_MAX) {
+        add_err(errs, "", "the body is larger than %d bytes", OV_CATALOG_BODY_MAX);
+        return CC_ETOOBIG;
+    }
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(root)) {
+        add_err(errs, "", "%s", root ? "must be a JSON object" : "not valid JSON");
+        json_decref(root);
+        return CC_EINVAL;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(root, key, v) {
+        if (strcmp(key, "sku") && strcmp(key, "qty") && strcmp(key, "idempotency_key") && strcmp(key, "viewer")) {
+            char shown[40];
+            snprintf(shown, sizeof(shown), "%.32s", key);
+            for (char *p = shown; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == '"')
+                    *p = '?';
+            add_err(errs, shown, "unknown field");
+        }
+    }
+    json_t *sku = json_object_get(root, "sku"), *qty = json_object_get(root, "qty");
+    json_t *idem = json_object_get(root, "idempotency_key"), *tok = json_object_get(root, "viewer");
+    const char *s;
+    if (!(s = str_of(sku)) || cc_cue_sku_check(s, json_string_length(sku)) < 0 || strlen(s) != json_string_length(sku))
+        add_err(errs, "sku", "must be 1-64 characters of [A-Za-z0-9._-]");
+    else
+        snprintf(out->sku, sizeof(out->sku), "%s", s);
+    if (qty && (!json_is_integer(qty) || json_integer_value(qty) < 1 || json_integer_value(qty) > CC_VIEWER_QTY_MAX))
+        add_err(errs, "qty", "must be an integer 1-%d", CC_VIEWER_QTY_MAX);
+    else if (qty)
+        out->qty = json_integer_value(qty);
+    if (!(s = str_of(idem)) || cc_cue_token_check(s, json_string_length(idem)) < 0 ||
+        strlen(s) != json_string_length(idem))
+        add_err(errs, "idempotency_key", "must be 1-64 characters of [A-Za-z0-9._:@-] (the same on a retry)");
+    else
+        snprintf(out->idem, sizeof(out->idem), "%s", s);
+    if ((s = str_of(tok)) && json_string_length(tok) <= OV_SHOP_TOKEN_MAX && strlen(s) == json_string_length(tok))
+        snprintf(out->token, sizeof(out->token), "%s", s);
+    json_decref(root);
+    return errs->n > 0 ? CC_EINVAL : 0;
+}

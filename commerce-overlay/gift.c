@@ -9,6 +9,7 @@
 #include <sys/time.h>
 
 #include <jansson.h>
+#include <openssl/sha.h>
 
 #include "cartcast/err.h"
 #include "cartcast/log.h"
@@ -283,6 +284,9 @@ struct ov_gifts {
     size_t ntops;
     uint64_t clock;
     ov_gifts_stats_t stats;
+    /* gift.lua goes as EVALSHA (Redis skips hashing and compiling 2.5 KB per gift);
+       a NOSCRIPT answer (a restarted or flushed Redis) is retried once as EVAL, which loads it */
+    char sha[SHA_DIGEST_LENGTH * 2 + 1];
 };
 
 static int64_t now_ms(void)
@@ -422,6 +426,10 @@ int ov_gifts_new(uv_loop_t *loop, const ov_gift_catalog_t *catalog, cc_redis_t *
     g->host = *host;
     g->idem_ttl_s = idem_ttl_s;
     snprintf(g->node, sizeof(g->node), "%s", node ? node : "");
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    SHA1((const unsigned char *)ov_lua_gift, strlen(ov_lua_gift), digest);
+    for (size_t i = 0; i < SHA_DIGEST_LENGTH; i++)
+        snprintf(g->sha + 2 * i, 3, "%02x", digest[i]);
     uv_timer_init(loop, &g->tick);
     g->tick.data = g;
     uv_timer_start(&g->tick, on_tick, OV_GIFT_TOP_TICK_MS, OV_GIFT_TOP_TICK_MS);
@@ -432,11 +440,17 @@ int ov_gifts_new(uv_loop_t *loop, const ov_gift_catalog_t *catalog, cc_redis_t *
 typedef struct gift_op {
     ov_gifts_t *g;
     void *who;
+    const ov_gift_def_t *def; /* in the catalog, which outlives every op */
     char req[65];
-    char gift[OV_GIFT_ID_MAX + 1];
+    char idem[65];
+    char viewer[129];
     char stream[65];
-    int64_t price;
+    char creator[129];
+    int64_t ts;
+    bool as_eval; /* sent with the script's text (after NOSCRIPT) */
 } gift_op_t;
+
+static int gift_eval(gift_op_t *op, cc_redis_cb cb);
 
 static void op_done(gift_op_t *op)
 {
@@ -448,6 +462,11 @@ static void on_gift_reply(cc_redis_t *r, int status, redisReply *reply, void *da
 {
     gift_op_t *op = data;
     ov_gifts_t *g = op->g;
+    if (status == CC_REDIS_EREPLY && reply && reply->str && strncmp(reply->str, "NOSCRIPT", 8) == 0 && !op->as_eval) {
+        op->as_eval = true;
+        if (gift_eval(op, on_gift_reply) == 0)
+            return;
+    }
     if (status < 0 || reply->type != REDIS_REPLY_ARRAY || reply->elements != 5 ||
         reply->element[0]->type != REDIS_REPLY_STRING) {
         g->stats.failed++;
@@ -460,7 +479,7 @@ static void on_gift_reply(cc_redis_t *r, int status, redisReply *reply, void *da
         else
             g->stats.sent++;
         json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:b}", "type", "ack", "action", "gift", "status", "sent", "gift",
-                              op->gift, "coins", (json_int_t)op->price, "balance",
+                              op->def->id, "coins", (json_int_t)op->def->price, "balance",
                               (json_int_t)cc_redis_reply_int(reply->element[1]), "dup", dup);
         if (o && reply->element[3]->type == REDIS_REPLY_STRING)
             json_object_set_new(o, "entry", json_string(reply->element[3]->str));
@@ -471,12 +490,47 @@ static void on_gift_reply(cc_redis_t *r, int status, redisReply *reply, void *da
         g->stats.insufficient++;
         json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}", "type", "error", "action", "gift", "code",
                               "insufficient_coins", "message", "not enough coins for this gift", "balance",
-                              (json_int_t)cc_redis_reply_int(reply->element[1]), "price", (json_int_t)op->price);
+                              (json_int_t)cc_redis_reply_int(reply->element[1]), "price", (json_int_t)op->def->price);
         if (o && op->req[0])
             json_object_set_new(o, "req", json_string(op->req));
         reply_to(g, op->who, o);
     }
     op_done(op);
+}
+
+/* One gift.lua call for op: EVALSHA, or EVAL once Redis said NOSCRIPT. */
+static int gift_eval(gift_op_t *op, cc_redis_cb cb)
+{
+    ov_gifts_t *g = op->g;
+    cc_redis_t *cmd = *g->cmd;
+    if (cmd == NULL)
+        return CC_ESTATE;
+    const ov_gift_def_t *d = op->def;
+    cc_redis_args_t a;
+    cc_redis_args_init(&a);
+    cc_redis_args_add(&a, op->as_eval ? "EVAL" : "EVALSHA");
+    cc_redis_args_add(&a, op->as_eval ? ov_lua_gift : g->sha);
+    cc_redis_args_add(&a, "6");
+    cc_redis_args_add(&a, OV_K_COINS);
+    /* the viewer id's length first, so that "a:b"+"c" and "a"+"b:c" never collide */
+    cc_redis_args_addf(&a, "cc:{orders}:gift:idem:%zu:%s:%s", strlen(op->viewer), op->viewer, op->idem);
+    cc_redis_args_addf(&a, OV_K_EARNINGS "%s", op->creator);
+    cc_redis_args_addf(&a, OV_K_GIFTS_TOP "%s", op->stream);
+    cc_redis_args_add(&a, "cc:{orders}:events");
+    cc_redis_args_add(&a, OV_K_GIFTS_TOTAL);
+    cc_redis_args_add(&a, op->viewer);
+    cc_redis_args_add(&a, d->id);
+    cc_redis_args_add(&a, d->name);
+    cc_redis_args_addi(&a, d->price);
+    cc_redis_args_addi(&a, g->cat->creator_share_pct);
+    cc_redis_args_add(&a, op->creator);
+    cc_redis_args_add(&a, op->stream);
+    cc_redis_args_addi(&a, op->ts);
+    cc_redis_args_add(&a, g->node);
+    cc_redis_args_add(&a, op->req);
+    cc_redis_args_add(&a, op->idem);
+    cc_redis_args_addi(&a, g->idem_ttl_s);
+    return cc_redis_send(cmd, &a, cb, op);
 }
 
 void ov_gifts_send(ov_gifts_t *g, void *who, const char *viewer, const char *stream, const char *creator,
@@ -500,35 +554,14 @@ void ov_gifts_send(ov_gifts_t *g, void *who, const char *viewer, const char *str
     }
     op->g = g;
     op->who = who;
-    op->price = d->price;
+    op->def = d;
+    op->ts = now_ms();
     snprintf(op->req, sizeof(op->req), "%s", m->req);
-    snprintf(op->gift, sizeof(op->gift), "%s", d->id);
+    snprintf(op->idem, sizeof(op->idem), "%s", m->idem);
+    snprintf(op->viewer, sizeof(op->viewer), "%s", viewer);
     snprintf(op->stream, sizeof(op->stream), "%s", stream);
-    cc_redis_args_t a;
-    cc_redis_args_init(&a);
-    cc_redis_args_add(&a, "EVAL");
-    cc_redis_args_add(&a, ov_lua_gift);
-    cc_redis_args_add(&a, "6");
-    cc_redis_args_add(&a, OV_K_COINS);
-    /* the viewer id's length first, so that "a:b"+"c" and "a"+"b:c" never collide */
-    cc_redis_args_addf(&a, "cc:{orders}:gift:idem:%zu:%s:%s", strlen(viewer), viewer, m->idem);
-    cc_redis_args_addf(&a, OV_K_EARNINGS "%s", creator);
-    cc_redis_args_addf(&a, OV_K_GIFTS_TOP "%s", stream);
-    cc_redis_args_add(&a, "cc:{orders}:events");
-    cc_redis_args_add(&a, OV_K_GIFTS_TOTAL);
-    cc_redis_args_add(&a, viewer);
-    cc_redis_args_add(&a, d->id);
-    cc_redis_args_add(&a, d->name);
-    cc_redis_args_addi(&a, d->price);
-    cc_redis_args_addi(&a, g->cat->creator_share_pct);
-    cc_redis_args_add(&a, creator);
-    cc_redis_args_add(&a, stream);
-    cc_redis_args_addi(&a, now_ms());
-    cc_redis_args_add(&a, g->node);
-    cc_redis_args_add(&a, m->req);
-    cc_redis_args_add(&a, m->idem);
-    cc_redis_args_addi(&a, g->idem_ttl_s);
-    if (cc_redis_send(cmd, &a, on_gift_reply, op) < 0) {
+    snprintf(op->creator, sizeof(op->creator), "%s", creator);
+    if (gift_eval(op, on_gift_reply) < 0) {
         g->stats.failed++;
         gift_error(g, who, m->req, "unavailable", "gifts are unavailable right now: try again");
         op_done(op);
@@ -589,6 +622,18 @@ static const char *fstr(const redisReply *fv, const char *name)
 int ov_gifts_on_event(ov_gifts_t *g, const redisReply *fv)
 {
     const char *kind = fstr(fv, "kind");
+    if (kind && strcmp(kind, "coins") == 0) {
+        const char *viewer = fstr(fv, "viewer"), *bal = fstr(fv, "balance"), *n = fstr(fv, "coins");
+        if (viewer && bal && n && !g->stopping) {
+            cc_buf_t *b = buf_json(json_pack("{s:s,s:I,s:I}", "type", "balance", "balance",
+                                             (json_int_t)strtoll(bal, NULL, 10), "credited",
+                                             (json_int_t)strtoll(n, NULL, 10)));
+            if (b)
+                g->host.to_viewer(g->host.host, viewer, b);
+            cc_buf_unref(b);
+        }
+        return 1;
+    }
     if (kind == NULL || strcmp(kind, "gift") != 0)
         return 0;
     const char *stream = fstr(fv, "stream"), *gift = fstr(fv, "gift"), *viewer = fstr(fv, "viewer");

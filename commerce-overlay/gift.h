@@ -78,6 +78,8 @@ typedef struct ov_gifts_host {
     void (*release)(void *who);
     /* to every viewer of stream on this overlay; returns how many got it (0: none here) */
     size_t (*broadcast)(void *host, const char *stream, cc_buf_t *msg);
+    /* to every connection of viewer (its signed id) on this overlay */
+    void (*to_viewer)(void *host, const char *viewer, cc_buf_t *msg);
     void *host;
 } ov_gifts_host_t;
 
@@ -98,8 +100,9 @@ void ov_gifts_send(ov_gifts_t *g, void *who, const char *viewer, const char *str
 /* A viewer joined stream (after its hello): sends it {"type":"gifts", catalog,
  * balance, top}.  who is released exactly once. */
 void ov_gifts_join(ov_gifts_t *g, void *who, const char *viewer, const char *stream);
-/* An entry of the events stream (field/value array).  1 when it was a gift
- * (handled: broadcast to the room here), 0 when it is not one of ours. */
+/* An entry of the events stream (field/value array).  1 when it was ours: a
+ * gift (broadcast to its room here) or a coin credit (the new balance to the
+ * viewer's connections here); 0 otherwise. */
 int ov_gifts_on_event(ov_gifts_t *g, const redisReply *fv);
 void ov_gifts_get_stats(const ov_gifts_t *g, ov_gifts_stats_t *out);
 /* Stops the timer (keep running the loop), then ov_gifts_free. */

@@ -1426,6 +1426,14 @@ static size_t gift_broadcast(void *host, const char *stream, cc_buf_t *msg)
     return st->nconns;
 }
 
+static void gift_to_viewer(void *host, const char *viewer, cc_buf_t *msg)
+{
+    ov_app_t *app = host;
+    for (vconn_t *vc = app->viewers[hash_str(viewer) % VIEWER_BUCKETS]; vc; vc = vc->vnext)
+        if (vc->c && vc->hello_sent && strcmp(vc->viewer, viewer) == 0)
+            ov_conn_send(vc->c, msg);
+}
+
 static void on_ws_message(ov_conn_t *c, const char *msg, size_t len, void *data)
 {
     ov_app_t *app = data;
@@ -2470,7 +2478,7 @@ int ov_app_new(uv_loop_t *loop, const ov_app_config_t *cfg, ov_app_t **out)
     uv_timer_init(loop, &app->sweep_timer);
     app->retry_timer.data = app->tally_timer.data = app->sweep_timer.data = app;
     uv_timer_start(&app->sweep_timer, on_sweep, 1000, 1000);
-    const ov_gifts_host_t gift_host = {gift_reply, gift_release, gift_broadcast, app};
+    const ov_gifts_host_t gift_host = {gift_reply, gift_release, gift_broadcast, gift_to_viewer, app};
     static const ov_gift_catalog_t no_gifts = {0};
     if (ov_gifts_new(loop, cfg->gift_catalog ? cfg->gift_catalog : &no_gifts, &app->cmd, &gift_host, cfg->node,
                      cfg->idem_ttl_s, &app->gifts) < 0 ||

@@ -626,66 +626,27 @@ static void on_buy_product(cc_redis_t *r, int status, redisReply *reply, void *d
     json_decref(p);
 }
 
-/* {"sku", "qty" (default 1), "idempotency_key", "viewer": TOKEN} */
+/* {"sku", "qty" (default 1), "idempotency_key", "viewer": TOKEN} (catalog.c parses it) */
 static void shop_buy(ov_shop_t *s, ov_http_t *req, job_t *j)
 {
     cc_iov_t body = ov_http_body(req);
-    json_t *o = json_loadb((const char *)body.base, body.len, JSON_REJECT_DUPLICATES, NULL);
-    cc_cue_errors_t errs = {0};
-    if (!json_is_object(o)) {
-        errs.n = 1;
-        snprintf(errs.e[0].message, sizeof(errs.e[0].message), "%s", o ? "must be a JSON object" : "not valid JSON");
-    } else {
-        const char *key;
-        json_t *v;
-        json_object_foreach(o, key, v) {
-            if (strcmp(key, "sku") && strcmp(key, "qty") && strcmp(key, "idempotency_key") && strcmp(key, "viewer") &&
-                errs.n < CC_CUE_ERRORS_MAX) {
-                snprintf(errs.e[errs.n].field, sizeof(errs.e[0].field), "%.32s", key);
-                snprintf(errs.e[errs.n++].message, sizeof(errs.e[0].message), "unknown field");
-            }
-        }
-        json_t *sku = json_object_get(o, "sku"), *qty = json_object_get(o, "qty");
-        json_t *idem = json_object_get(o, "idempotency_key");
-        if (!json_is_string(sku) || cc_cue_sku_check(json_string_value(sku), json_string_length(sku)) < 0 ||
-            strlen(json_string_value(sku)) != json_string_length(sku)) {
-            snprintf(errs.e[errs.n].field, sizeof(errs.e[0].field), "sku");
-            snprintf(errs.e[errs.n++].message, sizeof(errs.e[0].message), "must be 1-64 characters of [A-Za-z0-9._-]");
-        } else {
-            snprintf(j->sku, sizeof(j->sku), "%s", json_string_value(sku));
-        }
-        j->qty = 1;
-        if (qty && (!json_is_integer(qty) || json_integer_value(qty) < 1 || json_integer_value(qty) > CC_VIEWER_QTY_MAX)) {
-            snprintf(errs.e[errs.n].field, sizeof(errs.e[0].field), "qty");
-            snprintf(errs.e[errs.n++].message, sizeof(errs.e[0].message), "must be an integer 1-%d", CC_VIEWER_QTY_MAX);
-        } else if (qty) {
-            j->qty = json_integer_value(qty);
-        }
-        if (!json_is_string(idem) || cc_cue_token_check(json_string_value(idem), json_string_length(idem)) < 0 ||
-            strlen(json_string_value(idem)) != json_string_length(idem)) {
-            snprintf(errs.e[errs.n].field, sizeof(errs.e[0].field), "idempotency_key");
-            snprintf(errs.e[errs.n++].message, sizeof(errs.e[0].message),
-                     "must be 1-64 characters of [A-Za-z0-9._:@-] (the same on a retry)");
-        } else {
-            snprintf(j->idem, sizeof(j->idem), "%s", json_string_value(idem));
-        }
-    }
-    if (errs.n > 0) {
-        json_decref(o);
+    ov_shop_buy_req_t b;
+    cc_cue_errors_t errs;
+    if (ov_shop_buy_parse((const char *)body.base, body.len, &b, &errs) < 0) {
         validation_error(req, &errs);
         job_free(j);
         return;
     }
-    json_t *tok = json_object_get(o, "viewer");
-    if (!json_is_string(tok) || json_string_length(tok) > OV_VIEWER_TOKEN_LEN ||
-        ov_ident_check(s->cfg->viewer_secret, s->cfg->viewer_secret_len, json_string_value(tok), j->viewer) < 0) {
-        json_decref(o);
+    snprintf(j->sku, sizeof(j->sku), "%s", b.sku);
+    snprintf(j->idem, sizeof(j->idem), "%s", b.idem);
+    j->qty = b.qty;
+    if (b.token[0] == '\0' ||
+        ov_ident_check(s->cfg->viewer_secret, s->cfg->viewer_secret_len, b.token, j->viewer) < 0) {
         ov_http_respond_error(req, 401, "invalid_viewer",
                               "viewer: send the token GET /v1/shop/CREATOR gave you (identities are signed)");
         job_free(j);
         return;
     }
-    json_decref(o);
     cc_redis_args_t a;
     cc_redis_args_init(&a);
     cc_redis_args_add(&a, "HGET");
@@ -944,11 +905,13 @@ int ov_shop_http(ov_shop_t *s, ov_http_t *req)
         }
         cc_redis_args_add(&a, "EVAL");
         cc_redis_args_add(&a, ov_lua_coins);
-        cc_redis_args_add(&a, "2");
+        cc_redis_args_add(&a, "3");
         cc_redis_args_add(&a, OV_K_COINS);
         cc_redis_args_add(&a, OV_K_GIFTS_TOTAL);
+        cc_redis_args_add(&a, "cc:{orders}:events");
         cc_redis_args_add(&a, j->viewer);
         cc_redis_args_addi(&a, n);
+        cc_redis_args_addi(&a, now_ms());
         send_or_fail(j, &a, on_coins, j);
         break;
     }

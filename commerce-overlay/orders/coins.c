@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 
 #include "cartcast/config.h"
@@ -64,11 +65,15 @@ static void on_coins_ready(cc_redis_t *r, void *data)
     } else {
         cc_redis_args_add(&a, "EVAL");
         cc_redis_args_add(&a, cc_orders_lua_coins);
-        cc_redis_args_add(&a, "2");
+        cc_redis_args_add(&a, "3");
         cc_redis_args_add(&a, "cc:{orders}:coins");
         cc_redis_args_add(&a, "cc:{orders}:gifts:total");
+        cc_redis_args_add(&a, "cc:{orders}:events");
         cc_redis_args_add(&a, c->viewer);
         cc_redis_args_add(&a, c->n);
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        cc_redis_args_addi(&a, (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000); /* the entry's "at" */
     }
     if (cc_redis_send(r, &a, on_coins_reply, c) < 0) {
         fprintf(stderr, "cartcast-orders: Redis connection lost\n");

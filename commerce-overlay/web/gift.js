@@ -90,6 +90,10 @@
       case 'gift':
         animate(m);
         break;
+      case 'balance': // coins credited (admin, payment provider): the new balance
+        state.balance = m.balance;
+        renderBar();
+        break;
       case 'leaderboard':
         state.top = m.top;
         renderBoard();

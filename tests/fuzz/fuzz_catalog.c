@@ -1,5 +1,6 @@
-/* A creator catalog's product body (ov_catalog_validate): whatever arrives,
- * the result is a normalised product that passes every rule again, or field
+/* A creator catalog's product body (ov_catalog_validate) and a shop buy's body
+ * (ov_shop_buy_parse): whatever arrives, the result is a normalised product that
+ * passes every rule again / a buy whose every field passes its rule, or field
  * errors that each say why. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,6 +32,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else if (errs.n == 0 || errs.e[0].message[0] == '\0') {
             abort();
         }
+    }
+    ov_shop_buy_req_t b;
+    int rc = ov_shop_buy_parse((const char *)data, size, &b, &errs);
+    if (rc == 0) {
+        if (errs.n != 0 || cc_cue_sku_check(b.sku, strlen(b.sku)) < 0 || b.qty < 1 || b.qty > CC_VIEWER_QTY_MAX ||
+            cc_cue_token_check(b.idem, strlen(b.idem)) < 0 || strlen(b.token) > OV_SHOP_TOKEN_MAX)
+            abort();
+    } else if (errs.n == 0 || errs.n > CC_CUE_ERRORS_MAX || errs.e[0].message[0] == '\0') {
+        abort();
     }
     return 0;
 }

@@ -4,14 +4,15 @@
 // stack (redis-server, origin --redis, overlay, orders, ffmpeg) and checks Redis.
 //
 //   node tests/integration/shop_browser.mjs --overlay URL --origin URL --creator anna --admin TOKEN
-//        [--shop-shot FILE.png] [--gift-shot FILE.png] [--live-file FILE]
+//        --ready-file FILE --live-file FILE --token TOKEN --pin-sku SKU [--shop-shot FILE.png] [--gift-shot FILE.png]
 // Prints JSON: what the pages showed and did.
 //   phase 1: /shop/CREATOR before the stream is live: products listed, no badge; it then
-//            waits for --live-file to exist (the test starts ffmpeg) and for the badge.
+//            writes --ready-file, waits for --live-file (the test started ffmpeg) and for the badge.
 //   phase 2: a buy from the shop page, confirmed on the page.
 //   phase 3: /watch/CREATOR: coins credited to the page's viewer (admin REST), a gift
 //            clicked, the animation on screen, the leaderboard shown.
-import { existsSync } from 'node:fs';
+//   phase 4: /operator with --token: the catalog listed, one click on "Pin" pins a product card.
+import { existsSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -52,6 +53,7 @@ async function main() {
       stock: e.querySelector('.stock').textContent, checkout: e.querySelector('a.checkout')?.href || null })));
     out.badgeBeforeLive = await page.$eval('#live', (e) => !e.hidden);
     log(`shop lists ${out.products.length} products; live badge before the stream: ${out.badgeBeforeLive}`);
+    writeFileSync(a['ready-file'], '1'); // the test starts the publisher now
     await until('the test to start the publisher', 30000, () => existsSync(a['live-file']));
     const t0 = Date.now();
     await until('the live badge', 40000, () => page.$eval('#live', (e) => !e.hidden));
@@ -80,7 +82,8 @@ async function main() {
     const r = await fetch(`${a.overlay}/v1/viewers/${out.viewer}/coins`, { method: 'POST',
       headers: { Authorization: `Bearer ${a.admin}` }, body: JSON.stringify({ add: 120 }) });
     if (r.status !== 200) throw new Error(`coins: ${r.status} ${await r.text()}`);
-    // the page learns its balance at the next hello or gift answer: send a cheap one first
+    // the credit reaches the page at once (a balance message)
+    await until('the credited balance on the page', 10000, () => page.evaluate(() => window.ccGifts.state.balance === 120));
     await until('video playing', 30000, () => page.evaluate(() => document.getElementById('video').currentTime > 1));
     await page.click('.giftbar button[data-gift="rose"]');
     await until('the rose ack', 10000, () => page.evaluate(() => window.ccGifts.state.balance === 115));
@@ -98,6 +101,23 @@ async function main() {
     out.board = await until('the leaderboard', 10000, () => page.$$eval('.board li', (els) =>
       (els.length ? els.map((e) => e.textContent) : null)));
     log(`gifts shown: ${out.giftsShown.map((g) => g.gift).join(', ')}; balance ${out.balance}; board ${out.board}`);
+
+    // -- phase 4: the operator pins a catalog product with one click ------------------------------
+    await page.goto(`${a.overlay}/operator`, { waitUntil: 'load' });
+    await page.fill('#token', a.token);
+    await page.dispatchEvent('#token', 'change');
+    await until('the stream in the operator page', 15000, () => page.$eval('#stream', (s, c) =>
+      [...s.options].some((o) => o.value === c), a.creator));
+    await page.selectOption('#stream', a.creator);
+    await page.dispatchEvent('#stream', 'change');
+    const pinSku = a['pin-sku'];
+    await until('the catalog list', 15000, () => page.$(`#catalog button[data-sku="${pinSku}"]`));
+    out.catalogListed = await page.$$eval('#catalog button', (bs) => bs.map((b) => b.dataset.sku));
+    await page.click(`#catalog button[data-sku="${pinSku}"]`);
+    out.pinned = await until('the pinned cue', 10000, () => page.evaluate(() => window.ccOperatorGifts.pinned[0]));
+    out.earningsText = await until('the earnings panel', 10000, () => page.$eval('#earnings', (e) =>
+      (e.textContent.includes('gifts:') ? e.textContent : null)));
+    log(`operator pinned ${pinSku} with one click: cue ${out.pinned.id}`);
   } finally {
     await ctx.close();
   }

@@ -81,6 +81,10 @@ describe('gifts', { timeout: 240000 }, () => {
     r = await rest(a, 'POST', `/v1/viewers/${me}/coins`, { token: ADMIN, body: { add: 7 } });
     assert.equal(r.status, 200);
     assert.deepEqual(r.json, { viewer: me, balance: 7 });
+    // the viewer's page learns it at once (a 'kind coins' entry on the events stream)
+    const pushed = await v.next('balance');
+    assert.equal(pushed.balance, 7);
+    assert.equal(pushed.credited, 7);
     r = await rest(b, 'GET', `/v1/viewers/${me}/coins`, { token: ADMIN });
     assert.deepEqual(r.json, { viewer: me, balance: 7 });
     // the same credit from the command line: cartcast-orders coins add VIEWER N
@@ -89,6 +93,7 @@ describe('gifts', { timeout: 240000 }, () => {
     let p = spawnSync(orders, ['coins', 'add', me, '3', '--redis', redis.url], { encoding: 'utf8' });
     assert.equal(p.status, 0, p.stderr);
     assert.deepEqual(JSON.parse(p.stdout), { viewer: me, balance: 10 });
+    assert.equal((await v.next('balance')).balance, 10);
     p = spawnSync(orders, ['coins', 'add', me, '-11', '--redis', redis.url], { encoding: 'utf8' });
     assert.equal(p.status, 1);
     assert.match(p.stderr, /refused, the balance would be -1/);
@@ -145,6 +150,14 @@ describe('gifts', { timeout: 240000 }, () => {
     assert.equal(Number(mine[0].coins), 5);
     assert.equal(Number(mine[0].creator_coins), creatorPart(5));
     assert.equal(Number(mine[0].platform_coins), 5 - creatorPart(5));
+
+    // Redis lost its scripts (restart, SCRIPT FLUSH): EVALSHA's NOSCRIPT is retried as EVAL
+    await redis.call('SCRIPT', 'FLUSH');
+    sender.send({ type: 'gift', gift: 'heart', idempotency_key: 'g-5', req: 'r7' });
+    const afterFlush = await sender.next((m) => m.req === 'r7');
+    assert.equal(afterFlush.type, 'ack', JSON.stringify(afterFlush));
+    assert.equal(afterFlush.balance, 6);
+    assert.equal(Number(await redis.call('HGET', 'cc:{orders}:coins', me)), 6);
 
     // mistakes are answered to the sender only
     sender.send({ type: 'gift', gift: 'unicorn', idempotency_key: 'g-3', req: 'r4' });

@@ -56,11 +56,12 @@ class ShopBrowserTest(cc.RedisTestCase):
             self.assertEqual(st, 201, body)
 
         live_file = os.path.join(self.workdir, "publisher-started")
+        ready_file = os.path.join(self.workdir, "shop-seen-offline")
         shop_shot = os.environ.get("CC_SHOP_SCREENSHOT") or os.path.join(self.workdir, "shop.png")
         gift_shot = os.environ.get("CC_GIFT_SCREENSHOT") or os.path.join(self.workdir, "gift.png")
         args = ["node", os.path.join(cc.ROOT, "tests", "integration", "shop_browser.mjs"), "--overlay", ov.url(""),
                 "--origin", origin.url(""), "--creator", C, "--admin", ADMIN, "--shop-shot", shop_shot,
-                "--gift-shot", gift_shot, "--live-file", live_file]
+                "--gift-shot", gift_shot, "--live-file", live_file, "--ready-file", ready_file, "--token", TOKEN, "--pin-sku", "TEE-BLK"]
         browser = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cc.ROOT)
         result = {}
 
@@ -69,7 +70,9 @@ class ShopBrowserTest(cc.RedisTestCase):
         t = threading.Thread(target=communicate)
         t.start()
         # the page first sees the shop while nothing is live, then the test starts the publisher
-        time.sleep(3)
+        deadline = time.time() + 90
+        while not os.path.exists(ready_file) and browser.poll() is None and time.time() < deadline:
+            time.sleep(0.1)
         self.spawn(cc.ffmpeg_publish(origin.rtmp_url(KEY), seconds=90))
         with open(live_file, "w") as f:
             f.write("1")
@@ -117,6 +120,18 @@ class ShopBrowserTest(cc.RedisTestCase):
         self.assertEqual(rep["gifts"]["coins"], 104)
         self.assertEqual(rep["gifts"]["creator_coins"], 5 * 70 // 100 + 99 * 70 // 100)  # rounded down per gift: 3 + 69
         self.assertEqual(rep["sales"]["orders"], 1)
+        # -- the operator page: the whole catalog listed, one click pinned TEE-BLK as a product card
+        self.assertEqual(res["catalogListed"], ["AA-HIDDEN", "CAP-1", "MUG-RED", "SOCKS", "TEE-BLK", "TOTE", "ZZ-6TH"])
+        st, cues, _ = ov.rest("GET", "/v1/streams/%s/cues" % C, TOKEN)
+        self.assertEqual(st, 200, cues)
+        pinned = [c for c in cues["cues"] if c["id"] == res["pinned"]["id"]]
+        self.assertEqual(len(pinned), 1, cues)
+        self.assertEqual(pinned[0]["kind"], "product")
+        self.assertEqual(pinned[0]["product"]["sku"], "TEE-BLK")
+        self.assertEqual(pinned[0]["product"]["title"], "Black tee <b>bold?</b>")
+        self.assertEqual(pinned[0]["product"]["price"], 2500)
+        self.assertEqual(pinned[0]["product"]["currency"], "EUR")
+        self.assertIn("gifts: 2 (104 coins, creator 72)", res["earningsText"])
         self.assertEqual(res["console"], [])
         for shot in (shop_shot, gift_shot):
             self.assertGreater(os.path.getsize(shot), 10000)

@@ -142,11 +142,43 @@ static void test_product(void **state)
     assert_string_equal(e.e[0].field, "");
 }
 
+static void test_shop_buy(void **state)
+{
+    ov_shop_buy_req_t b;
+    cc_cue_errors_t e;
+    const char *ok = "{\"sku\":\"MUG-1\",\"idempotency_key\":\"b-1\",\"viewer\":\"vabc.def\"}";
+    assert_int_equal(ov_shop_buy_parse(ok, strlen(ok), &b, &e), 0);
+    assert_string_equal(b.sku, "MUG-1");
+    assert_int_equal(b.qty, 1);
+    assert_string_equal(b.idem, "b-1");
+    assert_string_equal(b.token, "vabc.def"); /* its signature is the caller's check */
+    const char *bad = "{\"sku\":\"a b\",\"qty\":0}";
+    assert_int_equal(ov_shop_buy_parse(bad, strlen(bad), &b, &e), CC_EINVAL);
+    assert_int_equal(e.n, 3);
+    assert_string_equal(e.e[0].field, "sku");
+    assert_string_equal(e.e[1].field, "qty");
+    assert_string_equal(e.e[2].field, "idempotency_key");
+    /* more bad fields than errors kept: capped, never past the array */
+    char many[2048];
+    int n = snprintf(many, sizeof(many), "{");
+    for (int i = 0; i < 40; i++)
+        n += snprintf(many + n, sizeof(many) - (size_t)n, "\"f%d\":1,", i);
+    snprintf(many + n, sizeof(many) - (size_t)n, "\"sku\":\"a b\"}");
+    assert_int_equal(ov_shop_buy_parse(many, strlen(many), &b, &e), CC_EINVAL);
+    assert_int_equal(e.n, CC_CUE_ERRORS_MAX);
+    assert_true(e.truncated);
+    char lt[512];
+    snprintf(lt, sizeof(lt), "{\"sku\":\"A\",\"idempotency_key\":\"k\",\"viewer\":\"%0200d\"}", 7);
+    assert_int_equal(ov_shop_buy_parse(lt, strlen(lt), &b, &e), 0);
+    assert_string_equal(b.token, ""); /* too long to be a token: the caller answers 401 */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_catalog_ok), cmocka_unit_test(test_catalog_errors),
         cmocka_unit_test(test_gift_message), cmocka_unit_test(test_product),
+        cmocka_unit_test(test_shop_buy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
