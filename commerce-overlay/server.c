@@ -37,7 +37,6 @@
 #define ADDR_BUCKETS 1024
 #define RX_PIECE 1024           /* lws rx buffer per connection; longer messages are reassembled */
 #define FANOUT_MIN_SLICE 256    /* viewers per thread below which a broadcast stays on the loop */
-#define FANOUT_MAX_AUTO 8       /* threads chosen by fanout_threads = 0 */
 #define TX_PACKET_MAX (256 * 1024) /* largest single send() lws makes of a frame */
 
 typedef struct addr_count {
@@ -945,11 +944,7 @@ int ov_server_start(uv_loop_t *loop, const ov_server_config_t *cfg, const ov_ser
     s->loop = loop;
     s->cfg = *cfg;
     s->cb = *cb;
-    unsigned threads = cfg->fanout_threads;
-    if (threads == 0) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = cpus < 1 ? 1 : cpus > FANOUT_MAX_AUTO ? FANOUT_MAX_AUTO : (unsigned)cpus;
-    }
+    unsigned threads = cc_fanout_pick_threads(cfg->fanout_threads);
     if (threads > 1 && (r = cc_fanout_create(threads, &s->fanout)) < 0) {
         free(s);
         return r;

@@ -10,11 +10,13 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cartcast/err.h"
 #include "cartcast/fanout.h"
 
 #define FANOUT_MAX_THREADS 64
+#define FANOUT_AUTO_MAX 8 /* threads picked for "0 = one per CPU" */
 
 typedef struct worker {
     cc_fanout_t *f;
@@ -112,6 +114,14 @@ int cc_fanout_create(unsigned threads, cc_fanout_t **out)
 }
 
 unsigned cc_fanout_threads(const cc_fanout_t *f) { return f ? f->threads : 1; }
+
+unsigned cc_fanout_pick_threads(unsigned requested)
+{
+    if (requested > 0)
+        return requested;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus < 1 ? 1 : cpus > FANOUT_AUTO_MAX ? FANOUT_AUTO_MAX : (unsigned)cpus;
+}
 
 void cc_fanout_run(cc_fanout_t *f, size_t n, size_t min_slice, cc_fanout_fn fn, void *ctx)
 {

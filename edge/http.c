@@ -62,7 +62,6 @@ enum req_state {
 };
 
 #define FANOUT_MIN_SLICE 64    /* staged answers per thread below which fewer threads take part */
-#define FANOUT_MAX_AUTO 8      /* threads chosen by fanout_threads = 0 */
 
 typedef struct hdr_cache {
     struct hdr_cache *next;
@@ -1260,11 +1259,7 @@ int cc_http_server_start(uv_loop_t *loop, const cc_http_config_t *cfg, cc_http_s
     srv->port = lws_get_vhost_listen_port(vh);
     /* Fan-out threads for many held answers at once (flush_staged); plain
      * HTTP/1.1 only, so a TLS server has none. */
-    unsigned threads = cfg->fanout_threads;
-    if (threads == 0) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = cpus < 1 ? 1 : cpus > FANOUT_MAX_AUTO ? FANOUT_MAX_AUTO : (unsigned)cpus;
-    }
+    unsigned threads = cc_fanout_pick_threads(cfg->fanout_threads);
     if (threads > 1 && !srv->tls && (r = cc_fanout_create(threads, &srv->fanout)) < 0)
         cc_log_warn("http.fanout", "server=%s threads=%u err=%s msg=\"held answers stay on the loop thread\"",
                     srv->name, threads, cc_err_name(r));

@@ -34,6 +34,10 @@ void cc_fanout_run(cc_fanout_t *f, size_t n, size_t min_slice, cc_fanout_fn fn, 
 
 unsigned cc_fanout_threads(const cc_fanout_t *f);
 
+/* The thread count a server option asks for: requested as is, or for 0 one
+ * per online CPU, at most 8 (the option's documented default). */
+unsigned cc_fanout_pick_threads(unsigned requested);
+
 /* Joins the workers.  NULL is fine. */
 void cc_fanout_destroy(cc_fanout_t *f);
 

@@ -72,6 +72,9 @@ static void test_bad_counts(void **state)
     assert_null(f);
     assert_int_equal(cc_fanout_create(65, &f), CC_EINVAL);
     cc_fanout_destroy(NULL);
+    /* 0 asks for one per CPU, within [1, 8]; anything else is taken as given */
+    assert_true(cc_fanout_pick_threads(0) >= 1 && cc_fanout_pick_threads(0) <= 8);
+    assert_int_equal(cc_fanout_pick_threads(3), 3);
     /* No fan-out object: runs inline. */
     struct job *j = calloc(1, sizeof(*j));
     j->round = 3;
