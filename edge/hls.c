@@ -50,6 +50,26 @@ typedef struct held {
     bool gzip;
 } held_t;
 
+/* Within one model event every held request answered with the same kind of
+ * answer gets the same prepared answer (cc_http_answer_t): its headers and
+ * body are made once, and plain HTTP/1.1 connections share one header block.
+ * A playlist answer depends only on these (not on the _HLS_msn/_HLS_part it
+ * waited for); a part's on its number. */
+typedef struct answer_key {
+    uint8_t what; /* CC_LLHLS_URI_MEDIA, _MULTIVARIANT or _PART */
+    bool gzip, blocking;
+    int skip;
+    uint64_t number;
+} answer_key_t;
+
+#define ANSWER_MEMO_MAX 4
+
+typedef struct answer_memo {
+    hls_stream_t *s;
+    answer_key_t key;
+    cc_http_answer_t *a;
+} answer_memo_t;
+
 typedef struct rendered {
     uint64_t version;
     cc_buf_t *buf;
@@ -83,6 +103,9 @@ struct cc_hls_delivery {
      * a benchmark's reference point, not something a viewer needs. */
     bool stamps;
     char stamp[24]; /* "" outside a model event */
+    bool in_event;  /* answers made now go in memo (cleared at the event's end) */
+    answer_memo_t memo[ANSWER_MEMO_MAX];
+    unsigned memo_next;
 };
 
 /* ---- small helpers ---- */
@@ -214,6 +237,43 @@ static size_t extra_headers(cc_hls_delivery_t *d, cc_llhls_t *h, cc_llhls_uri_ki
     return n + (k > CC_HLS_EXTRA_HEADERS ? CC_HLS_EXTRA_HEADERS : k);
 }
 
+static bool key_eq(const answer_key_t *a, const answer_key_t *b)
+{
+    return a->what == b->what && a->gzip == b->gzip && a->blocking == b->blocking && a->skip == b->skip &&
+           a->number == b->number;
+}
+
+static void memo_clear(cc_hls_delivery_t *d)
+{
+    for (unsigned i = 0; i < ANSWER_MEMO_MAX; i++) {
+        cc_http_answer_unref(d->memo[i].a);
+        d->memo[i] = (answer_memo_t){0};
+    }
+    d->memo_next = 0;
+}
+
+/* Answers req.  Outside a model event (or for a request that may ask for a
+ * byte range) with cc_http_respond(); inside one, with the event's prepared
+ * answer of the same key, made here from the headers the first time. */
+static int answer(hls_stream_t *s, cc_http_req_t *req, const answer_key_t *key, const char *type, cc_buf_t *body,
+                  const cc_http_header_t *hdrs, size_t n)
+{
+    cc_hls_delivery_t *d = s->d;
+    if (!d->in_event)
+        return cc_http_respond(req, 200, type, body, hdrs, n);
+    for (unsigned i = 0; i < ANSWER_MEMO_MAX; i++)
+        if (d->memo[i].a && d->memo[i].s == s && key_eq(&d->memo[i].key, key))
+            return cc_http_respond_prepared(req, d->memo[i].a);
+    cc_http_answer_t *a;
+    int r = cc_http_answer_new(200, type, body, hdrs, n, &a);
+    if (r < 0)
+        return r;
+    answer_memo_t *m = &d->memo[d->memo_next++ % ANSWER_MEMO_MAX];
+    cc_http_answer_unref(m->a);
+    *m = (answer_memo_t){.s = s, .key = *key, .a = a};
+    return cc_http_respond_prepared(req, a);
+}
+
 /* Appendix B.1 caching: a blocking playlist response is good for 6 TD (it
  * is what every later client asking the same directives must get); a plain
  * one for half a TD (whole seconds: 0 when TD = 1). */
@@ -227,19 +287,21 @@ static int send_playlist(hls_stream_t *s, cc_http_req_t *req, bool multivariant,
         return err;
     char cc[48];
     uint32_t td = cc_llhls_target_duration_s(s->h);
+    bool blocking = q && q->has_msn;
     if (multivariant)
         snprintf(cc, sizeof(cc), "no-cache");
-    else if (q && q->has_msn)
+    else if (blocking)
         snprintf(cc, sizeof(cc), "max-age=%u", 6 * td);
     else
         snprintf(cc, sizeof(cc), "max-age=%u", td / 2);
     cc_http_header_t hdrs[4 + CC_HLS_EXTRA_HEADERS] = {
         {"Cache-Control", cc}, {"Vary", "Accept-Encoding"}, {"Content-Encoding", "gzip"}};
-    size_t n = extra_headers(s->d, s->h, multivariant ? CC_LLHLS_URI_MULTIVARIANT : CC_LLHLS_URI_MEDIA, 0,
-                             q && q->has_msn, held, b, hdrs, gzip ? 3 : 2);
+    cc_llhls_uri_kind_t kind = multivariant ? CC_LLHLS_URI_MULTIVARIANT : CC_LLHLS_URI_MEDIA;
+    size_t n = extra_headers(s->d, s->h, kind, 0, blocking, held, b, hdrs, gzip ? 3 : 2);
     if (held && s->d->stamp[0])
         hdrs[n++] = (cc_http_header_t){"x-cartcast-ready", s->d->stamp};
-    return cc_http_respond(req, 200, CT_PLAYLIST, b, hdrs, n);
+    answer_key_t key = {.what = (uint8_t)kind, .gzip = gzip, .blocking = blocking, .skip = skip};
+    return answer(s, req, &key, CT_PLAYLIST, b, hdrs, n);
 }
 
 static int send_media(hls_stream_t *s, cc_http_req_t *req, cc_buf_t *b, cc_llhls_uri_kind_t kind, uint64_t number,
@@ -249,7 +311,8 @@ static int send_media(hls_stream_t *s, cc_http_req_t *req, cc_buf_t *b, cc_llhls
     size_t n = extra_headers(s->d, s->h, kind, number, false, held, b, hdrs, 1);
     if (held && s->d->stamp[0])
         hdrs[n++] = (cc_http_header_t){"x-cartcast-ready", s->d->stamp};
-    return cc_http_respond(req, 200, CT_MEDIA, b, hdrs, n);
+    answer_key_t key = {.what = (uint8_t)kind, .number = number};
+    return answer(s, req, &key, CT_MEDIA, b, hdrs, n);
 }
 
 /* ---- held requests ---- */
@@ -426,10 +489,13 @@ static void on_model_event(cc_llhls_t *h, cc_llhls_event_t ev, void *data)
         clock_gettime(CLOCK_REALTIME, &ts);
         snprintf(d->stamp, sizeof(d->stamp), "%lld", (long long)ts.tv_sec * 1000000000 + ts.tv_nsec);
     }
+    d->in_event = true;
     for (held_t *w = s->head, *next; w; w = next) {
         next = w->next;
         held_check(w);
     }
+    d->in_event = false;
+    memo_clear(d);
     d->stamp[0] = '\0';
 }
 

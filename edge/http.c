@@ -62,6 +62,25 @@ enum req_state {
 };
 
 #define FANOUT_MIN_SLICE 64    /* staged answers per thread below which fewer threads take part */
+#define ANSWER_BLOCKS_MAX 4    /* header blocks an answer keeps, one per kind of HTTP/1.1 connection */
+
+/* What an answer is (status, content type, headers, body), fixed once made,
+ * so that many requests can be given the same one (cc_http_respond_prepared).
+ * Plain HTTP/1.1 requests staged with it share the header block built for
+ * the first of them with the same connection kind (head_kind()): a thousand
+ * viewers held for the same part cost one header build, not a thousand. */
+struct cc_http_answer {
+    unsigned refs;
+    int status;
+    cc_buf_t *body;
+    size_t off, len; /* the slice of body to send: all of it, or one byte range */
+    struct {
+        uint8_t kind;    /* head_kind() of the connections it is for; 0: free */
+        cc_buf_t *block; /* the status line and headers, as lws wrote them */
+    } blocks[ANSWER_BLOCKS_MAX];
+    size_t hdrs_len;
+    char hdrs[]; /* content-type\0 then name\0value\0 pairs */
+};
 
 typedef struct hdr_cache {
     struct hdr_cache *next;
@@ -98,17 +117,17 @@ struct cc_http_req {
     cc_http_req_t *prev, *next;
     cc_http_req_t *done_prev, *done_next; /* on srv's done list while REQ_SENT */
     uint8_t state;
+    uint8_t conn_kind; /* held plain HTTP/1.1: what lws writes for this connection (conn_kind()); 0 unknown */
     bool h2, head, close_after, ah_detached, rx_off;
     const char *method; /* static string */
     /* response */
-    int status;
-    cc_buf_t *resp;
-    size_t resp_off, resp_len; /* the slice of resp to send: all of it, or one byte range */
+    cc_http_answer_t *ans; /* the answer given (a reference) */
+    int status;            /* = ans->status */
+    cc_buf_t *resp;        /* = ans->body */
+    size_t resp_off, resp_len; /* = ans->off, ans->len */
     size_t sent;
-    char *resp_hdrs; /* content-type\0 then name\0value\0 pairs; resp_hdrs_len bytes */
-    size_t resp_hdrs_len;
-    uint8_t *wire;           /* REQ_STAGED: LWS_PRE + the status line and headers, built */
-    size_t wire_len, wire_body; /* header bytes after LWS_PRE; body bytes that follow them */
+    cc_buf_t *wire;   /* REQ_STAGED: the status line and headers (maybe shared with other requests) */
+    size_t wire_body; /* REQ_STAGED: body bytes sent after them */
     /* request */
     cc_dynbuf_t body;
     hdr_cache_t *hdrs;
@@ -194,9 +213,8 @@ static void req_free(cc_http_req_t *req)
         free(h);
     }
     cc_dynbuf_free(&req->body);
-    cc_buf_unref(req->resp);
-    free(req->resp_hdrs);
-    free(req->wire);
+    cc_http_answer_unref(req->ans);
+    cc_buf_unref(req->wire);
     free(req);
 }
 
@@ -356,41 +374,78 @@ static bool header_text_ok(const char *s)
 static void send_now(cc_http_req_t *req);
 static int stage(cc_http_req_t *req);
 
-/* Answer without the state check; sends body[off, off + len). */
-static int respond_slice(cc_http_req_t *req, int status, const char *type, cc_buf_t *body, size_t off, size_t len,
-                         const cc_http_header_t *headers, size_t nheaders)
+/* What lws writes for this HTTP/1.x connection that another might not: the
+ * protocol version on the status line (lws answers in the request's).  Found
+ * by asking lws for a status line into a scratch buffer, once, when the
+ * request is parked: 1 (HTTP/1.0) or 3 (HTTP/1.1); 0 if lws wrote something
+ * unexpected (then the answer is built for this request alone).  lws writes
+ * no Connection header when the length is known, and the response code it
+ * notes on the way is noted again by the real header block. */
+static uint8_t conn_kind(struct lws *wsi)
 {
+    uint8_t buf[LWS_PRE + 256];
+    uint8_t *start = buf + LWS_PRE, *p = start;
+    if (lws_add_http_header_status(wsi, 200, &p, buf + sizeof(buf)))
+        return 0;
+    size_t n = (size_t)(p - start);
+    if (n >= 9 && memcmp(start, "HTTP/1.1 ", 9) == 0)
+        return 3;
+    if (n >= 9 && memcmp(start, "HTTP/1.0 ", 9) == 0)
+        return 1;
+    return 0;
+}
+
+/* A new answer (refcount 1) sending body[off, off + len); NULL with *err. */
+static cc_http_answer_t *answer_new(int status, const char *type, cc_buf_t *body, size_t off, size_t len,
+                                    const cc_http_header_t *headers, size_t nheaders, int *err)
+{
+    *err = CC_EINVAL;
+    if (status < 100 || status > 999 || (nheaders > 0 && headers == NULL) || (type && !header_text_ok(type)))
+        return NULL;
+    if (body && (off > body->len || len > body->len - off))
+        return NULL;
     size_t need = (type ? strlen(type) : 0) + 1;
-    if (type && !header_text_ok(type))
-        return CC_EINVAL;
     for (size_t i = 0; i < nheaders; i++) {
         const char *n = headers[i].name, *v = headers[i].value;
         if (n == NULL || v == NULL || n[0] == '\0' || !header_text_ok(v) || strpbrk(n, ": \t\r\n"))
-            return CC_EINVAL;
+            return NULL;
         need += strlen(n) + strlen(v) + 2;
     }
+    *err = CC_ETOOBIG;
     if (need > HTTP_RESP_HDR_MAX)
-        return CC_ETOOBIG;
-    char *blob = malloc(need);
-    if (blob == NULL)
-        return CC_ENOMEM;
-    char *p = blob;
+        return NULL;
+    *err = CC_ENOMEM;
+    cc_http_answer_t *a = calloc(1, sizeof(*a) + need);
+    if (a == NULL)
+        return NULL;
+    a->refs = 1;
+    a->status = status;
+    a->body = cc_buf_ref(body);
+    a->off = body ? off : 0;
+    a->len = body ? len : 0;
+    char *p = a->hdrs;
     p += sprintf(p, "%s", type ? type : "") + 1;
     for (size_t i = 0; i < nheaders; i++) {
         /* HTTP/2 requires lower-case field names; HTTP/1 does not care. */
-        for (const char *s = headers[i].name; *s; s++)
-            *p++ = (char)tolower((unsigned char)*s);
+        for (const char *c = headers[i].name; *c; c++)
+            *p++ = (char)tolower((unsigned char)*c);
         *p++ = '\0';
         p += sprintf(p, "%s", headers[i].value) + 1;
     }
-    free(req->resp_hdrs);
-    req->resp_hdrs = blob;
-    req->resp_hdrs_len = (size_t)(p - blob);
+    a->hdrs_len = (size_t)(p - a->hdrs);
+    return a;
+}
+
+/* Gives req the answer a (a reference is taken), without the state check. */
+static void give(cc_http_req_t *req, cc_http_answer_t *a)
+{
+    cc_http_answer_unref(req->ans);
+    req->ans = cc_http_answer_ref(a);
     cc_buf_unref(req->resp);
-    req->resp = cc_buf_ref(body);
-    req->resp_off = body ? off : 0;
-    req->resp_len = body ? len : 0;
-    req->status = status;
+    req->resp = cc_buf_ref(a->body);
+    req->resp_off = a->off;
+    req->resp_len = a->len;
+    req->status = a->status;
     bool held = req->state == REQ_HELD;
     req->state = REQ_HEADERS;
     /* A held plain HTTP/1.1 request is written at once (send_now), or, with
@@ -403,6 +458,18 @@ static int respond_slice(cc_http_req_t *req, int status, const char *type, cc_bu
     } else {
         lws_callback_on_writable(req->wsi);
     }
+}
+
+/* Answer without the state check; sends body[off, off + len). */
+static int respond_slice(cc_http_req_t *req, int status, const char *type, cc_buf_t *body, size_t off, size_t len,
+                         const cc_http_header_t *headers, size_t nheaders)
+{
+    int err;
+    cc_http_answer_t *a = answer_new(status, type, body, off, len, headers, nheaders, &err);
+    if (a == NULL)
+        return err;
+    give(req, a);
+    cc_http_answer_unref(a);
     return 0;
 }
 
@@ -495,6 +562,8 @@ static void dispatch(cc_http_req_t *req)
          * a held HTTPS/1.1 answer then never left (tests/integration). */
         if (!req->h2 && !srv->tls && lws_rx_flow_control(req->wsi, 0) == 0)
             req->rx_off = true;
+        if (!req->h2 && !srv->tls && srv->fanout)
+            req->conn_kind = conn_kind(req->wsi);
         return;
     }
     cc_log_error("http.handler", "server=%s method=%s path=%s err=%s msg=\"handler returned without answering\"",
@@ -662,10 +731,17 @@ static int finish(struct lws *wsi, struct conn *c)
 /* The status line and headers of req's answer into [p, end), for HTTP/1.1
  * or HTTP/2 (lws formats them for the connection); the end of what was
  * written, NULL when it does not fit.  *body_len: the body bytes that follow. */
+/* The body bytes that follow the header block: none for HEAD, 1xx and 204. */
+static size_t body_to_send(const cc_http_req_t *req)
+{
+    bool no_length = req->status < 200 || req->status == 204;
+    return req->resp && !req->head && !no_length ? req->resp_len : 0;
+}
+
 static uint8_t *build_head(struct lws *wsi, cc_http_req_t *req, uint8_t *p, uint8_t *end, size_t *body_len)
 {
     size_t blen = req->resp ? req->resp_len : 0;
-    const char *type = req->resp_hdrs;
+    const char *type = req->ans->hdrs;
     /* RFC 9110: no Content-Length on 1xx/204; every other answer has one. */
     bool no_length = req->status < 200 || req->status == 204;
 
@@ -688,7 +764,7 @@ static uint8_t *build_head(struct lws *wsi, cc_http_req_t *req, uint8_t *p, uint
     if (lws_add_http_header_by_name(wsi, (const uint8_t *)"access-control-allow-origin:", (const uint8_t *)"*", 1,
                                     &p, end))
         return NULL;
-    const char *h = type + strlen(type) + 1, *hend = req->resp_hdrs + req->resp_hdrs_len;
+    const char *h = type + strlen(type) + 1, *hend = req->ans->hdrs + req->ans->hdrs_len;
     while (h < hend) {
         const char *v = h + strlen(h) + 1;
         char name[256];
@@ -700,7 +776,7 @@ static uint8_t *build_head(struct lws *wsi, cc_http_req_t *req, uint8_t *p, uint
     }
     if (lws_finalize_http_header(wsi, &p, end))
         return NULL;
-    *body_len = blen > 0 && !req->head && !no_length ? blen : 0;
+    *body_len = body_to_send(req);
     return p;
 }
 
@@ -880,22 +956,37 @@ static int stage(cc_http_req_t *req)
     struct conn *c = lws_wsi_user(req->wsi);
     if (c == NULL || c->req != req || srv->done_idle == NULL)
         return CC_ESTATE;
-    /* Built in the server's tx buffer, then kept at its size (~300 bytes for
-     * a playlist answer): a thousand staged answers touch little memory. */
-    uint8_t *start = srv->tx + LWS_PRE;
-    size_t body = 0;
-    uint8_t *p = build_head(req->wsi, req, start, start + HTTP_RESP_HDR_MAX + 1024 - 1, &body);
-    if (p == NULL)
-        return CC_ETOOBIG;
-    size_t len = (size_t)(p - start);
-    uint8_t *w = malloc(LWS_PRE + len);
-    if (w == NULL)
-        return CC_ENOMEM;
-    memcpy(w + LWS_PRE, start, len);
-    free(req->wire);
-    req->wire = w;
-    req->wire_len = len;
-    req->wire_body = body;
+    cc_http_answer_t *a = req->ans;
+    /* Connections of the same kind get the same bytes for the same answer. */
+    uint8_t kind = req->conn_kind ? (uint8_t)(req->conn_kind | req->head << 4 | req->close_after << 5) : 0;
+    cc_buf_t *block = NULL;
+    size_t slot = ANSWER_BLOCKS_MAX;
+    for (size_t i = 0; kind && i < ANSWER_BLOCKS_MAX && block == NULL; i++) {
+        if (a->blocks[i].kind == kind)
+            block = a->blocks[i].block;
+        else if (a->blocks[i].kind == 0 && slot == ANSWER_BLOCKS_MAX)
+            slot = i;
+    }
+    if (block) {
+        cc_buf_ref(block);
+    } else {
+        uint8_t *start = srv->tx + LWS_PRE;
+        size_t body = 0;
+        uint8_t *p = build_head(req->wsi, req, start, start + HTTP_RESP_HDR_MAX + 1024 - 1, &body);
+        if (p == NULL)
+            return CC_ETOOBIG;
+        /* kept at its size (~300 bytes for a playlist answer) */
+        block = cc_buf_from(start, (size_t)(p - start));
+        if (block == NULL)
+            return CC_ENOMEM;
+        if (kind && slot < ANSWER_BLOCKS_MAX) {
+            a->blocks[slot].kind = kind;
+            a->blocks[slot].block = cc_buf_ref(block);
+        }
+    }
+    cc_buf_unref(req->wire);
+    req->wire = block;
+    req->wire_body = body_to_send(req);
     req->state = REQ_STAGED;
     done_append(srv, req);
     return 0;
@@ -915,7 +1006,7 @@ static void send_staged_slice(void *ctx, size_t begin, size_t end)
     const staged_sends_t *d = ctx;
     for (size_t i = begin; i < end; i++) {
         const cc_http_req_t *req = d->reqs[i];
-        struct iovec iov[2] = {{req->wire + LWS_PRE, req->wire_len}, {NULL, 0}};
+        struct iovec iov[2] = {{req->wire->data, req->wire->len}, {NULL, 0}};
         struct msghdr mh;
         memset(&mh, 0, sizeof(mh));
         mh.msg_iov = iov;
@@ -944,11 +1035,11 @@ static void staged_failed(cc_http_server_t *srv, cc_http_req_t *req)
 
 static void settle_staged(cc_http_server_t *srv, cc_http_req_t *req, ssize_t r)
 {
-    size_t hl = req->wire_len, bl = req->wire_body;
+    size_t hl = req->wire->len, bl = req->wire_body;
     if (r == (ssize_t)(hl + bl)) {
         req->sent = bl;
         req->state = REQ_SENT;
-        free(req->wire);
+        cc_buf_unref(req->wire);
         req->wire = NULL;
         return;
     }
@@ -960,8 +1051,9 @@ static void settle_staged(cc_http_server_t *srv, cc_http_req_t *req, ssize_t r)
     if (got < hl) {
         /* lws_send_pipe_choked() clears lws's back-to-back-write guard (an
          * earlier write in this turn may have set it); its answer is known. */
-        if (lws_send_pipe_choked(req->wsi) < 0 ||
-            lws_write(req->wsi, req->wire + LWS_PRE + got, hl - got, LWS_WRITE_HTTP_HEADERS) < 0) {
+        uint8_t *rest = srv->tx + LWS_PRE; /* lws may write framing before it: not the shared block */
+        memcpy(rest, req->wire->data + got, hl - got);
+        if (lws_send_pipe_choked(req->wsi) < 0 || lws_write(req->wsi, rest, hl - got, LWS_WRITE_HTTP_HEADERS) < 0) {
             staged_failed(srv, req);
             return;
         }
@@ -969,7 +1061,7 @@ static void settle_staged(cc_http_server_t *srv, cc_http_req_t *req, ssize_t r)
     } else {
         req->sent = got - hl;
     }
-    free(req->wire);
+    cc_buf_unref(req->wire);
     req->wire = NULL;
     if (req->sent == bl) {
         req->state = REQ_SENT; /* the rest of the headers is lws's to flush */
@@ -1007,7 +1099,7 @@ static void flush_staged(cc_http_server_t *srv)
                 next = r->done_next;
                 if (r->state == REQ_STAGED) {
                     done_unlink(r);
-                    free(r->wire);
+                    cc_buf_unref(r->wire);
                     r->wire = NULL;
                     r->state = REQ_HEADERS;
                     send_now(r);
@@ -1456,6 +1548,41 @@ int cc_http_respond(cc_http_req_t *req, int status, const char *content_type, cc
     h[nheaders] = (cc_http_header_t){"Content-Range", content_range};
     /* (req may be gone once this returns: a held request is sent at once) */
     return respond_slice(req, 206, content_type, body, start, len, h, nheaders + 1);
+}
+
+cc_http_answer_t *cc_http_answer_ref(cc_http_answer_t *a)
+{
+    if (a)
+        a->refs++;
+    return a;
+}
+
+void cc_http_answer_unref(cc_http_answer_t *a)
+{
+    if (a == NULL || --a->refs > 0)
+        return;
+    for (size_t i = 0; i < ANSWER_BLOCKS_MAX; i++)
+        cc_buf_unref(a->blocks[i].block);
+    cc_buf_unref(a->body);
+    free(a);
+}
+
+int cc_http_answer_new(int status, const char *content_type, cc_buf_t *body, const cc_http_header_t *headers,
+                       size_t nheaders, cc_http_answer_t **out)
+{
+    int err;
+    *out = answer_new(status, content_type, body, 0, body ? body->len : 0, headers, nheaders, &err);
+    return *out ? 0 : err;
+}
+
+int cc_http_respond_prepared(cc_http_req_t *req, cc_http_answer_t *a)
+{
+    if (req == NULL || a == NULL)
+        return CC_EINVAL;
+    if (req->state != REQ_HANDLER && req->state != REQ_HELD)
+        return CC_ESTATE;
+    give(req, a); /* (req may be gone once this returns: a held request is sent at once) */
+    return 0;
 }
 
 int cc_http_respond_text(cc_http_req_t *req, int status, const char *content_type, const char *text)

@@ -76,6 +76,22 @@ void cc_http_req_on_close(cc_http_req_t *req, void (*cb)(cc_http_req_t *req, voi
 /* Answer with body (a reference is taken; body may be NULL for an empty body). */
 int cc_http_respond(cc_http_req_t *req, int status, const char *content_type, cc_buf_t *body,
                     const cc_http_header_t *headers, size_t nheaders);
+/* A prepared answer: status, content type, headers and body fixed once, then
+ * given to any number of requests.  Plain HTTP/1.1 held requests given the
+ * same answer in one turn of the loop share one header block (one build for
+ * a thousand viewers held for the same part: docs/http.md).  The whole body
+ * is sent (no byte ranges: RFC 9110 lets a server ignore Range).  Refcounted
+ * like cc_buf_t, on the loop thread only. */
+typedef struct cc_http_answer cc_http_answer_t;
+/* 0 and *out (refcount 1; a reference to body is taken), or CC_EINVAL (a bad
+ * status or header), CC_ETOOBIG (headers too long), CC_ENOMEM. */
+int cc_http_answer_new(int status, const char *content_type, cc_buf_t *body, const cc_http_header_t *headers,
+                       size_t nheaders, cc_http_answer_t **out);
+cc_http_answer_t *cc_http_answer_ref(cc_http_answer_t *a);
+void cc_http_answer_unref(cc_http_answer_t *a);
+/* Answer req with a (a reference is taken); req may be gone when it returns. */
+int cc_http_respond_prepared(cc_http_req_t *req, cc_http_answer_t *a);
+
 /* Convenience: copies text. */
 int cc_http_respond_text(cc_http_req_t *req, int status, const char *content_type, const char *text);
 

@@ -246,22 +246,30 @@ def test_concurrent_waiters():
 
 class RawHttp:
     """One keep-alive HTTP/1.1 connection on a non-blocking socket: send a
-    GET, then feed() bytes until the response (Content-Length) is whole."""
+    GET, then feed() bytes until the response (Content-Length) is whole.
+    version "1.0": an HTTP/1.0 request, which the server answers then closes;
+    method HEAD: responses have no body.  responses: (status, body, head)."""
 
-    def __init__(self, port):
+    def __init__(self, port, version="1.1", headers="", method="GET"):
         import socket
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.sock.setblocking(False)
         self.buf = b""
         self.responses = []
+        self.version, self.headers, self.method = version, headers, method
+        self.closed = False
 
     def get(self, path):
-        self.sock.sendall(("GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % path).encode())
+        self.sock.sendall(("%s %s HTTP/%s\r\nHost: t\r\n%s\r\n" % (self.method, path, self.version,
+                                                                    self.headers)).encode())
 
     def feed(self):
         try:
             data = self.sock.recv(1 << 16)
         except BlockingIOError:
+            return
+        if not data and self.version == "1.0" and self.responses:
+            self.closed = True  # HTTP/1.0: closed after its answer
             return
         check(data, "a held connection was closed by the server")
         self.buf += data
@@ -272,11 +280,11 @@ class RawHttp:
             head = self.buf[:end].decode()
             m = re.search(r"(?im)^content-length:\s*(\d+)", head)
             check(m, "no content-length in %r" % head)
-            n = int(m.group(1))
+            n = 0 if self.method == "HEAD" else int(m.group(1))
             if len(self.buf) < end + 4 + n:
                 return
             status = int(head.split(" ", 2)[1])
-            self.responses.append((status, self.buf[end + 4:end + 4 + n]))
+            self.responses.append((status, self.buf[end + 4:end + 4 + n], head))
             self.buf = self.buf[end + 4 + n:]
 
 
@@ -289,6 +297,8 @@ def wait_responses(conns, count, timeout=10):
     while time.monotonic() < deadline and any(len(c.responses) < count for c in conns):
         for key, _ in sel.select(0.1):
             key.data.feed()
+            if key.data.closed:
+                sel.unregister(key.fileobj)
     sel.close()
     check(all(len(c.responses) >= count for c in conns),
           "%d of %d connections answered" % (sum(len(c.responses) >= count for c in conns), len(conns)))
@@ -321,6 +331,52 @@ def test_many_waiters():
         check(len({c.responses[1][1] for c in lists + parts}) == 1, "one playlist for every second waiter")
     finally:
         for c in lists + parts:
+            c.sock.close()
+
+
+def test_many_waiters_mixed():
+    # One fan-out answering held requests of different kinds at once: the
+    # answers share header blocks only between connections that get the same
+    # bytes (edge/http.c stage: same answer, same HTTP version, same method).
+    pl = fresh()
+    plain = [RawHttp(PORT) for _ in range(150)]
+    zipped = [RawHttp(PORT, headers="Accept-Encoding: gzip\r\n") for _ in range(150)]
+    old = [RawHttp(PORT, version="1.0") for _ in range(100)]
+    heads = [RawHttp(PORT, method="HEAD") for _ in range(50)]
+    every = plain + zipped + old + heads
+    try:
+        for c in every:
+            c.get("/live/shop1/media.m3u8?_HLS_msn=%d&_HLS_part=%d" % (pl.last_msn, pl.last_part + 1))
+        wait_responses(every, 1)
+        check(all(c.responses[0][0] == 200 for c in every), "every held request answered 200")
+        text = plain[0].responses[0][1]
+        check(Playlist(text.decode()).has_part(pl.hint), "the playlist has the part waited for")
+        check(all(c.responses[0][1] == text for c in plain + old), "one plain playlist for HTTP/1.1 and 1.0")
+        check(all(gzip.decompress(c.responses[0][1]) == text for c in zipped), "gzip answers are that playlist")
+        check(all(re.search(r"(?im)^content-encoding: gzip", c.responses[0][2]) for c in zipped), "gzip header")
+        check(not any(re.search(r"(?im)^content-encoding", c.responses[0][2]) for c in plain + old + heads),
+              "no content-encoding on plain answers")
+        check(all(c.responses[0][2].startswith("HTTP/1.1 200") for c in plain + zipped + heads), "1.1 status lines")
+        check(all(c.responses[0][2].startswith("HTTP/1.0 200") for c in old), "HTTP/1.0 answered in 1.0")
+        length = "content-length: %d" % len(text)
+        check(all(length in c.responses[0][2].lower() and c.responses[0][1] == b"" for c in heads),
+              "HEAD: the playlist's length, no body")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not all(c.closed for c in old):
+            for c in old:
+                if not c.closed:
+                    c.feed()
+            time.sleep(0.05)
+        check(all(c.closed for c in old), "HTTP/1.0 connections closed after their answer")
+        # keep-alive intact on the HTTP/1.1 ones, and nothing stray after the answers
+        nxt = Playlist(text.decode())
+        again = plain + zipped + heads
+        for c in again:
+            c.get("/live/shop1/media.m3u8?_HLS_msn=%d&_HLS_part=%d" % (nxt.last_msn, nxt.last_part + 1))
+        wait_responses(again, 2)
+        check(all(c.responses[1][0] == 200 and c.buf == b"" for c in again), "second held request on each")
+    finally:
+        for c in every:
             c.sock.close()
 
 
@@ -518,7 +574,7 @@ def main():
     srv = Server(sys.argv[1], tmp)
     PORT = srv.port
     tests = [test_multivariant, test_plain_playlist, test_blocking_next_part, test_preload_hint,
-             test_concurrent_waiters, test_many_waiters, test_segments_and_init, test_bad_requests, test_not_found, test_gzip,
+             test_concurrent_waiters, test_many_waiters, test_many_waiters_mixed, test_segments_and_init, test_bad_requests, test_not_found, test_gzip,
              test_delta_updates, test_daterange, test_conformance_live, test_timeout_503, test_end, test_restart_and_free]
     try:
         for t in tests:
