@@ -123,7 +123,7 @@ struct cc_http_req {
     /* response */
     cc_http_answer_t *ans; /* the answer given (a reference) */
     int status;            /* = ans->status */
-    cc_buf_t *resp;        /* = ans->body */
+    cc_buf_t *resp;        /* = ans->body (borrowed from the answer) */
     size_t resp_off, resp_len; /* = ans->off, ans->len */
     size_t sent;
     cc_buf_t *wire;   /* REQ_STAGED: the status line and headers (maybe shared with other requests) */
@@ -441,8 +441,7 @@ static void give(cc_http_req_t *req, cc_http_answer_t *a)
 {
     cc_http_answer_unref(req->ans);
     req->ans = cc_http_answer_ref(a);
-    cc_buf_unref(req->resp);
-    req->resp = cc_buf_ref(a->body);
+    req->resp = a->body; /* (the answer holds it) */
     req->resp_off = a->off;
     req->resp_len = a->len;
     req->status = a->status;
