@@ -185,6 +185,7 @@ struct vconn {
     ov_app_t *app;
     int refs;
     bool hello_sent;
+    bool not_found; /* closed with 4404 (stream never announced) */
     double tokens;
     int64_t tokens_at;
     char viewer[OV_VIEWER_ID_LEN + 1];
@@ -215,6 +216,7 @@ struct ov_app {
     uint64_t buys_accepted, buys_rate_limited, buys_rejected, buys_failed;
     uint64_t votes_counted, votes_repeated, votes_rejected;
     uint64_t order_events, order_events_delivered, stock_updates;
+    uint64_t closed_unknown; /* viewers closed with 4404: no origin announced their stream */
     uint64_t fanout_lat[LAT_N + 1];
     double fanout_sum;
     uint64_t fanout_count;
@@ -610,9 +612,16 @@ static void on_state_loaded(cc_redis_t *r, int status, redisReply *reply, void *
     redisReply *id = reply->element[0], *active = reply->element[1], *polls = reply->element[2];
     if (cc_redis_reply_int(reply->element[3]) != 1) {
         /* never announced by an origin: nothing will ever play here */
-        for (vconn_t *vc = st->conns; vc; vc = vc->next)
-            if (vc->c)
+        size_t closed = 0;
+        for (vconn_t *vc = st->conns; vc; vc = vc->next) {
+            if (vc->c && !vc->not_found) {
+                vc->not_found = true; /* closing: counted once */
                 ov_conn_close(vc->c, OV_CLOSE_NOT_FOUND, "unknown stream");
+                closed++;
+            }
+        }
+        app->closed_unknown += closed;
+        cc_log_debug("overlay.not_announced", "stream=%s closed=%zu", st->name, closed);
         st->reload = false;
         st->state = ST_LOADING;
         st->idle_since = now_ms();
@@ -2136,6 +2145,8 @@ static void handle_metrics(ov_app_t *app, ov_http_t *req)
     C("closed_oversize", "viewers closed for a message over the size cap (close 1009)", s.closed_too_big);
     C("refused_per_address", "WebSockets refused over the per-address cap (close 1013)", s.refused_addr);
     C("refused_full", "WebSockets refused over --max-connections (close 1013)", s.refused_total);
+    C("closed_unknown_stream", "viewers closed because no origin announced their stream (close 4404)",
+      app->closed_unknown);
     C("http_requests", "HTTP requests", s.http_requests);
     C("http_4xx", "HTTP answers 4xx", s.http_4xx);
     C("http_5xx", "HTTP answers 5xx", s.http_5xx);

@@ -281,6 +281,7 @@ describe('cartcast-overlay', { timeout: 240000 }, () => {
   it('unknown stream: close 4404; more than the per-address cap: close 1013', async () => {
     const u = new Viewer(a.ws('/v1/streams/never-announced/ws'));
     assert.equal((await u.closedP).code, 4404);
+    assert.equal(await a.metric('cartcast_overlay_closed_unknown_stream_total'), 1);
     const ov = await stack.overlay(redis, ['--max-conns-per-addr', '3']);
     const vs = [];
     for (let i = 0; i < 3; i++) {
