@@ -119,6 +119,7 @@ struct cc_http_req {
     uint8_t state;
     uint8_t conn_kind; /* held plain HTTP/1.1: what lws writes for this connection (conn_kind()); 0 unknown */
     bool h2, head, close_after, ah_detached, rx_off;
+    bool in_handler; /* the route handler is running (dispatch) */
     const char *method; /* static string */
     /* response */
     cc_http_answer_t *ans; /* the answer given (a reference) */
@@ -451,12 +452,13 @@ static void give(cc_http_req_t *req, cc_http_answer_t *a)
      * fan-out threads, staged and written with the others answered in the
      * same turn of the loop (flush_staged); every other answer waits for
      * lws's writable callback. */
-    if (held && !req->h2 && req->wsi && !req->srv->tls) {
+    bool plain_h1 = !req->h2 && req->wsi && !req->srv->tls;
+    if (held && plain_h1) {
         if (req->srv->fanout == NULL || stage(req) < 0)
             send_now(req);
-    } else {
+    } else if (!(req->in_handler && plain_h1)) {
         lws_callback_on_writable(req->wsi);
-    }
+    } /* else dispatch() sends it when the handler returns */
 }
 
 /* Answer without the state check; sends body[off, off + len). */
@@ -533,7 +535,19 @@ static void dispatch(cc_http_req_t *req)
     }
 
     req->state = REQ_HANDLER;
+    req->in_handler = true;
     int r = route->handler(req, route->data);
+    req->in_handler = false;
+    if (req->state == REQ_HEADERS && !req->h2 && !srv->tls) {
+        /* Answered by the handler on plain HTTP/1.1: written now, from lws's
+         * HTTP callback (as lws_return_http_status() does), not from a
+         * writable callback one loop iteration later: that saves the
+         * iteration and the epoll_ctl()s of asking for POLLOUT and dropping
+         * it again, per request.  After the handler, so that a write error
+         * (which frees the request) cannot pull it from under the handler. */
+        send_now(req);
+        return;
+    }
     if (req->state != REQ_HANDLER)
         return; /* answered */
     if (r == CC_HTTP_HELD) {
