@@ -373,6 +373,7 @@ static bool header_text_ok(const char *s)
 }
 
 static void send_now(cc_http_req_t *req);
+static void send_direct(cc_http_req_t *req);
 static int stage(cc_http_req_t *req);
 
 /* What lws writes for this HTTP/1.x connection that another might not: the
@@ -545,7 +546,7 @@ static void dispatch(cc_http_req_t *req)
          * iteration and the epoll_ctl()s of asking for POLLOUT and dropping
          * it again, per request.  After the handler, so that a write error
          * (which frees the request) cannot pull it from under the handler. */
-        send_now(req);
+        send_direct(req);
         return;
     }
     if (req->state != REQ_HANDLER)
@@ -1005,6 +1006,21 @@ static int stage(cc_http_req_t *req)
     return 0;
 }
 
+/* A staged answer's one sendmsg(2): the header block, then the body from the
+ * shared buffer.  Bytes sent or -errno.  Reads req only (worker threads). */
+static ssize_t send_staged(const cc_http_req_t *req, int fd)
+{
+    struct iovec iov[2] = {{req->wire->data, req->wire->len}, {NULL, 0}};
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 1};
+    if (req->wire_body) {
+        iov[1].iov_base = req->resp->data + req->resp_off;
+        iov[1].iov_len = req->wire_body;
+        mh.msg_iovlen = 2;
+    }
+    ssize_t n = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    return n < 0 ? -errno : n;
+}
+
 typedef struct staged_sends {
     cc_http_req_t *const *reqs;
     const int *fds;
@@ -1017,21 +1033,8 @@ typedef struct staged_sends {
 static void send_staged_slice(void *ctx, size_t begin, size_t end)
 {
     const staged_sends_t *d = ctx;
-    for (size_t i = begin; i < end; i++) {
-        const cc_http_req_t *req = d->reqs[i];
-        struct iovec iov[2] = {{req->wire->data, req->wire->len}, {NULL, 0}};
-        struct msghdr mh;
-        memset(&mh, 0, sizeof(mh));
-        mh.msg_iov = iov;
-        mh.msg_iovlen = 1;
-        if (req->wire_body) {
-            iov[1].iov_base = req->resp->data + req->resp_off;
-            iov[1].iov_len = req->wire_body;
-            mh.msg_iovlen = 2;
-        }
-        ssize_t n = sendmsg(d->fds[i], &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-        d->res[i] = n < 0 ? -errno : n;
-    }
+    for (size_t i = begin; i < end; i++)
+        d->res[i] = send_staged(d->reqs[i], d->fds[i]);
 }
 
 /* The client has gone (EPIPE, ECONNRESET): it was answered, so no on_close. */
@@ -1134,6 +1137,24 @@ static void flush_staged(cc_http_server_t *srv)
     cc_fanout_run(srv->fanout, k, FANOUT_MIN_SLICE, send_staged_slice, &d);
     for (size_t i = 0; i < k; i++)
         settle_staged(srv, srv->st_reqs[i], srv->st_res[i]);
+}
+
+/* Sends req's answer (REQ_HEADERS) with one sendmsg(2): the header block and
+ * the whole body straight from the shared buffer, no copy into the tx buffer
+ * and no 64 KiB chunking (a 120 KB part is one syscall).  It goes through
+ * the staged path so that what the socket does not take is settled the same
+ * way (settle_staged: the rest of the headers to lws, the body from the
+ * writable callbacks).  Only when lws holds no output for the connection
+ * (it never does at the start of an answer: a transaction ends only once
+ * lws has flushed; checked anyway), else lws's own writes (send_now). */
+static void send_direct(cc_http_req_t *req)
+{
+    if (lws_partial_buffered(req->wsi) || stage(req) < 0) {
+        send_now(req);
+        return;
+    }
+    /* now on the done list as REQ_STAGED: settle it at once */
+    settle_staged(req->srv, req, send_staged(req, lws_get_socket_fd(req->wsi)));
 }
 
 static void send_now(cc_http_req_t *req)
