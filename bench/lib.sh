@@ -87,7 +87,8 @@ bench_parse_args() {
       exec env CC_BENCH_NETNS=1 unshare --net -- bash -c 'ip link set lo mtu "$1" && ip link set lo up && shift && exec "$@"' \
         _ "$LO_MTU" "$ROOT/bench/$BENCH.sh" "${argv[@]}"
     fi
-    say "network namespace of its own, loopback MTU $(cat /sys/class/net/lo/mtu)"
+    # Not /sys/class/net/lo/mtu: sysfs stays the parent namespace's (it printed 65536 here).
+    say "network namespace of its own, loopback MTU $(ip -o link show lo | sed -n 's/.* mtu \([0-9]*\).*/\1/p')"
   fi
   case "$ONLY" in
     both) RUN_NGINX=1; RUN_CC=1 ;;

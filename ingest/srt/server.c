@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syslog.h>
 
 #include <libavformat/avformat.h>
@@ -31,6 +32,15 @@
  * one uv_async_send per burst instead of per frame. */
 #define PEND_MAX 32
 #define PEND_MAX_MS 20
+/* Timer slack of libsrt's threads (the port's receive thread and every TSBPD
+ * thread).  TSBPD sleeps until the next packet's play time and wakes once per
+ * distinct time, ~55 times a second per 3 Mb/s stream; with 2 ms of slack the
+ * kernel may end each sleep up to 2 ms late to merge it with another wakeup,
+ * so packets that fall due within 2 ms leave together and the publisher
+ * thread wakes once for them.  Bound: a packet reaches the demuxer at most
+ * 2 ms after its play time (the configured receiver latency + 2 ms).  Only
+ * timed sleeps stretch: a datagram or a signal still wakes a thread at once. */
+#define LIBSRT_TIMER_SLACK_NS 2000000ul
 
 typedef struct conn conn_t;
 
@@ -923,7 +933,15 @@ static int listen_socket(cc_srt_server_t *srv)
         return CC_ECONFIG;
     if (srv->cfg.pbkeylen && srt_setsockflag(srv->lsn, SRTO_PBKEYLEN, &srv->cfg.pbkeylen, sizeof(int)) < 0)
         return CC_ECONFIG;
-    if (srt_bind(srv->lsn, (struct sockaddr *)&ss, sslen) == SRT_ERROR) {
+    /* srt_bind starts libsrt's receive thread for the port, and that thread
+     * starts each connection's TSBPD thread: both inherit this thread's timer
+     * slack, so it is raised for the call only (see LIBSRT_TIMER_SLACK_NS). */
+    int slack_old = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    int slack_set = slack_old >= 0 && prctl(PR_SET_TIMERSLACK, LIBSRT_TIMER_SLACK_NS, 0, 0, 0) == 0;
+    int bound = srt_bind(srv->lsn, (struct sockaddr *)&ss, sslen);
+    if (slack_set)
+        prctl(PR_SET_TIMERSLACK, (unsigned long)slack_old, 0, 0, 0);
+    if (bound == SRT_ERROR) {
         int sys = 0;
         int e = srt_getlasterror(&sys);
         cc_log_error("srt.listen", "bind=%s port=%d error=%s", srv->bind, srv->cfg.port, srt_getlasterror_str());
