@@ -58,10 +58,7 @@ struct ov_server {
     size_t scratch_len;
     cc_fanout_t *fanout; /* NULL: broadcasts stay on the loop thread */
     /* ov_server_broadcast()'s working arrays, kept between broadcasts */
-    ov_conn_t **bc_conns; /* the viewers written directly */
-    int *bc_fds;
-    ssize_t *bc_res;      /* bytes sent, or -errno */
-    size_t bc_cap;
+    cc_sendset_t bc_sends; /* the viewers written directly (owner: the ov_conn_t) */
     uint8_t *bc_frame;    /* the WebSocket frame: header + payload */
     size_t bc_frame_cap;
     ov_server_stats_t st;
@@ -682,46 +679,6 @@ static size_t build_text_frame(ov_server_t *s, const cc_buf_t *msg)
     return h + len;
 }
 
-static int grow_broadcast_arrays(ov_server_t *s, size_t n)
-{
-    if (n <= s->bc_cap)
-        return 0;
-    size_t cap = s->bc_cap ? s->bc_cap : 1024;
-    while (cap < n)
-        cap *= 2;
-    ov_conn_t **c = realloc(s->bc_conns, cap * sizeof(*c));
-    if (c)
-        s->bc_conns = c;
-    int *fd = realloc(s->bc_fds, cap * sizeof(*fd));
-    if (fd)
-        s->bc_fds = fd;
-    ssize_t *res = realloc(s->bc_res, cap * sizeof(*res));
-    if (res)
-        s->bc_res = res;
-    if (c == NULL || fd == NULL || res == NULL)
-        return CC_ENOMEM;
-    s->bc_cap = cap;
-    return 0;
-}
-
-typedef struct direct_sends {
-    const uint8_t *frame;
-    size_t len;
-    const int *fds;
-    ssize_t *res;
-} direct_sends_t;
-
-/* A fan-out slice: plain send()s on distinct sockets, nothing else (it may
- * run on a worker thread: no lws, no libuv, no shared state but its slice). */
-static void send_slice(void *ctx, size_t begin, size_t end)
-{
-    const direct_sends_t *d = ctx;
-    for (size_t i = begin; i < end; i++) {
-        ssize_t n = send(d->fds[i], d->frame, d->len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        d->res[i] = n < 0 ? -errno : n;
-    }
-}
-
 /* After a direct send: the frame went out whole, in part, or not at all. */
 static void finish_direct_send(ov_server_t *s, ov_conn_t *c, cc_buf_t *msg, size_t frame_len, ssize_t sent)
 {
@@ -768,14 +725,15 @@ static void finish_direct_send(ov_server_t *s, ov_conn_t *c, cc_buf_t *msg, size
 void ov_server_broadcast(ov_server_t *s, ov_conn_t *const *conns, size_t n, cc_buf_t *msg)
 {
     size_t frame_len = 0;
-    if (n == 0 || (frame_len = build_text_frame(s, msg)) == 0 || grow_broadcast_arrays(s, n) < 0) {
+    if (n == 0 || (frame_len = build_text_frame(s, msg)) == 0) {
         for (size_t i = 0; i < n; i++)
             ov_conn_send(conns[i], msg);
         return;
     }
     /* Viewers with nothing waiting (ours or lws's) get the frame directly;
      * the others keep their order through the queue. */
-    size_t direct = 0;
+    cc_sendset_t *set = &s->bc_sends;
+    cc_sendset_clear(set);
     for (size_t i = 0; i < n; i++) {
         ov_conn_t *c = conns[i];
         if (c->srv != s || c->close_code || c->wsi == NULL)
@@ -785,14 +743,17 @@ void ov_server_broadcast(ov_server_t *s, ov_conn_t *const *conns, size_t n, cc_b
             ov_conn_send(c, msg);
             continue;
         }
-        s->bc_conns[direct] = c;
-        s->bc_fds[direct] = lws_get_socket_fd(c->wsi);
-        direct++;
+        cc_send_t *item = cc_sendset_add(set);
+        if (item == NULL) { /* out of memory: this one through its queue */
+            ov_conn_send(c, msg);
+            continue;
+        }
+        *item = (cc_send_t){.owner = c, .fd = lws_get_socket_fd(c->wsi), .iovcnt = 1,
+                            .iov = {{s->bc_frame, frame_len}}};
     }
-    direct_sends_t d = {s->bc_frame, frame_len, s->bc_fds, s->bc_res};
-    cc_fanout_run(s->fanout, direct, FANOUT_MIN_SLICE, send_slice, &d);
-    for (size_t i = 0; i < direct; i++)
-        finish_direct_send(s, s->bc_conns[i], msg, frame_len, s->bc_res[i]);
+    cc_sendset_run(s->fanout, set, FANOUT_MIN_SLICE);
+    for (size_t i = 0; i < set->n; i++)
+        finish_direct_send(s, set->sends[i].owner, msg, frame_len, set->sends[i].result);
 }
 
 void ov_conn_close(ov_conn_t *c, int code, const char *reason)
@@ -1026,9 +987,7 @@ void ov_server_stop(ov_server_t *s)
     cc__lws_context_destroy(s->loop, s->ctx);
     cc_fanout_destroy(s->fanout);
     free(s->scratch);
-    free(s->bc_conns);
-    free(s->bc_fds);
-    free(s->bc_res);
+    cc_sendset_free(&s->bc_sends);
     free(s->bc_frame);
     free(s);
 }

@@ -6,10 +6,13 @@
  * workers read it under the mutex, so whatever the caller wrote before
  * cc_fanout_run() is visible to the slices and whatever the slices wrote is
  * visible to the caller after it (mutex lock/unlock order memory). */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cartcast/err.h"
@@ -170,4 +173,51 @@ void cc_fanout_destroy(cc_fanout_t *f)
     pthread_cond_destroy(&f->done);
     pthread_mutex_destroy(&f->mu);
     free(f);
+}
+
+/* ---- send sets ---- */
+
+void cc_sendset_clear(cc_sendset_t *set) { set->n = 0; }
+
+cc_send_t *cc_sendset_add(cc_sendset_t *set)
+{
+    if (set->n == set->cap) {
+        size_t cap = set->cap ? set->cap * 2 : 256;
+        cc_send_t *s = realloc(set->sends, cap * sizeof(*s));
+        if (s == NULL)
+            return NULL;
+        set->sends = s;
+        set->cap = cap;
+    }
+    cc_send_t *s = &set->sends[set->n++];
+    memset(s, 0, sizeof(*s));
+    return s;
+}
+
+void cc_send_one(cc_send_t *item)
+{
+    struct msghdr mh = {.msg_iov = item->iov, .msg_iovlen = (size_t)item->iovcnt};
+    ssize_t n = sendmsg(item->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    item->result = n < 0 ? -errno : n;
+}
+
+/* A slice: plain sendmsg()s on distinct sockets, results into its own
+ * entries, nothing else (it runs on a worker thread). */
+static void send_slice(void *ctx, size_t begin, size_t end)
+{
+    cc_sendset_t *set = ctx;
+    for (size_t i = begin; i < end; i++)
+        cc_send_one(&set->sends[i]);
+}
+
+void cc_sendset_run(cc_fanout_t *f, cc_sendset_t *set, size_t min_slice)
+{
+    cc_fanout_run(f, set->n, min_slice, send_slice, set);
+}
+
+void cc_sendset_free(cc_sendset_t *set)
+{
+    free(set->sends);
+    set->sends = NULL;
+    set->n = set->cap = 0;
 }

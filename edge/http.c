@@ -97,10 +97,7 @@ struct cc_http_server {
     uint8_t *tx; /* LWS_PRE + HTTP_CHUNK_H1 bytes: what one lws_write sends (see write_first) */
     cc_fanout_t *fanout; /* NULL: held answers are written one by one as they are given */
     /* flush_staged()'s working arrays, kept between flushes */
-    cc_http_req_t **st_reqs;
-    int *st_fds;
-    ssize_t *st_res;
-    size_t st_cap;
+    cc_sendset_t staged;
     cc_http_route_t *routes;
     size_t nroutes;
     cc_http_req_t *reqs; /* every live request, so that stop can end them */
@@ -1007,34 +1004,15 @@ static int stage(cc_http_req_t *req)
 }
 
 /* A staged answer's one sendmsg(2): the header block, then the body from the
- * shared buffer.  Bytes sent or -errno.  Reads req only (worker threads). */
-static ssize_t send_staged(const cc_http_req_t *req, int fd)
+ * shared buffer. */
+static void staged_send(cc_http_req_t *req, cc_send_t *item)
 {
-    struct iovec iov[2] = {{req->wire->data, req->wire->len}, {NULL, 0}};
-    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 1};
-    if (req->wire_body) {
-        iov[1].iov_base = req->resp->data + req->resp_off;
-        iov[1].iov_len = req->wire_body;
-        mh.msg_iovlen = 2;
-    }
-    ssize_t n = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-    return n < 0 ? -errno : n;
-}
-
-typedef struct staged_sends {
-    cc_http_req_t *const *reqs;
-    const int *fds;
-    ssize_t *res;
-} staged_sends_t;
-
-/* A fan-out slice: one sendmsg(2) per answer, nothing else (it may run on a
- * worker thread).  The requests are read only; nothing of them changes
- * until the loop thread settles the results. */
-static void send_staged_slice(void *ctx, size_t begin, size_t end)
-{
-    const staged_sends_t *d = ctx;
-    for (size_t i = begin; i < end; i++)
-        d->res[i] = send_staged(d->reqs[i], d->fds[i]);
+    item->owner = req;
+    item->fd = lws_get_socket_fd(req->wsi);
+    item->iov[0] = (struct iovec){req->wire->data, req->wire->len};
+    item->iovcnt = 1;
+    if (req->wire_body)
+        item->iov[item->iovcnt++] = (struct iovec){req->resp->data + req->resp_off, req->wire_body};
 }
 
 /* The client has gone (EPIPE, ECONNRESET): it was answered, so no on_close. */
@@ -1091,52 +1069,27 @@ static void settle_staged(cc_http_server_t *srv, cc_http_req_t *req, ssize_t r)
 
 static void flush_staged(cc_http_server_t *srv)
 {
-    size_t n = 0;
-    for (cc_http_req_t *r = srv->done_head; r; r = r->done_next)
-        n += r->state == REQ_STAGED;
-    if (n == 0)
-        return;
-    if (n > srv->st_cap) {
-        size_t cap = srv->st_cap ? srv->st_cap : 256;
-        while (cap < n)
-            cap *= 2;
-        cc_http_req_t **rq = realloc(srv->st_reqs, cap * sizeof(*rq));
-        if (rq)
-            srv->st_reqs = rq;
-        int *fd = realloc(srv->st_fds, cap * sizeof(*fd));
-        if (fd)
-            srv->st_fds = fd;
-        ssize_t *res = realloc(srv->st_res, cap * sizeof(*res));
-        if (res)
-            srv->st_res = res;
-        if (rq == NULL || fd == NULL || res == NULL) {
-            /* out of memory: the old way, one by one */
-            for (cc_http_req_t *r = srv->done_head, *next; r; r = next) {
-                next = r->done_next;
-                if (r->state == REQ_STAGED) {
-                    done_unlink(r);
-                    cc_buf_unref(r->wire);
-                    r->wire = NULL;
-                    r->state = REQ_HEADERS;
-                    send_now(r);
-                }
-            }
-            return;
+    cc_sendset_t *set = &srv->staged;
+    cc_sendset_clear(set);
+    for (cc_http_req_t *r = srv->done_head, *next; r; r = next) {
+        next = r->done_next;
+        if (r->state != REQ_STAGED)
+            continue;
+        cc_send_t *item = cc_sendset_add(set);
+        if (item == NULL) {
+            /* out of memory: this one the old way */
+            done_unlink(r);
+            cc_buf_unref(r->wire);
+            r->wire = NULL;
+            r->state = REQ_HEADERS;
+            send_now(r);
+            continue;
         }
-        srv->st_cap = cap;
+        staged_send(r, item);
     }
-    size_t k = 0;
-    for (cc_http_req_t *r = srv->done_head; r; r = r->done_next) {
-        if (r->state == REQ_STAGED) {
-            srv->st_reqs[k] = r;
-            srv->st_fds[k] = lws_get_socket_fd(r->wsi);
-            k++;
-        }
-    }
-    staged_sends_t d = {srv->st_reqs, srv->st_fds, srv->st_res};
-    cc_fanout_run(srv->fanout, k, FANOUT_MIN_SLICE, send_staged_slice, &d);
-    for (size_t i = 0; i < k; i++)
-        settle_staged(srv, srv->st_reqs[i], srv->st_res[i]);
+    cc_sendset_run(srv->fanout, set, FANOUT_MIN_SLICE);
+    for (size_t i = 0; i < set->n; i++)
+        settle_staged(srv, set->sends[i].owner, set->sends[i].result);
 }
 
 /* Sends req's answer (REQ_HEADERS) with one sendmsg(2): the header block and
@@ -1154,7 +1107,10 @@ static void send_direct(cc_http_req_t *req)
         return;
     }
     /* now on the done list as REQ_STAGED: settle it at once */
-    settle_staged(req->srv, req, send_staged(req, lws_get_socket_fd(req->wsi)));
+    cc_send_t item;
+    staged_send(req, &item);
+    cc_send_one(&item);
+    settle_staged(req->srv, req, item.result);
 }
 
 static void send_now(cc_http_req_t *req)
@@ -1443,9 +1399,7 @@ void cc_http_server_stop(cc_http_server_t *srv)
     free(srv->routes);
     free(srv->tx);
     cc_fanout_destroy(srv->fanout);
-    free(srv->st_reqs);
-    free(srv->st_fds);
-    free(srv->st_res);
+    cc_sendset_free(&srv->staged);
     free(srv);
 }
 

@@ -16,6 +16,8 @@
 #define CARTCAST_FANOUT_H
 
 #include <stddef.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 typedef struct cc_fanout cc_fanout_t;
 
@@ -40,5 +42,36 @@ unsigned cc_fanout_pick_threads(unsigned requested);
 
 /* Joins the workers.  NULL is fine. */
 void cc_fanout_destroy(cc_fanout_t *f);
+
+/* ---- a set of sends, one per socket, over the fan-out threads ----
+ *
+ * What both big fan-outs do (the overlay's broadcast to its viewers, the HTTP
+ * server's answers to held requests): collect (socket, up to two iovecs) for
+ * every receiver on the loop thread, send them all with one sendmsg(2) each
+ * (non-blocking, no SIGPIPE) over the threads, then settle each result on the
+ * loop thread.  The iovecs point at buffers that stay put until then. */
+typedef struct cc_send {
+    void *owner; /* the caller's (a connection, a request) */
+    int fd;
+    int iovcnt; /* 1 or 2 */
+    struct iovec iov[2];
+    ssize_t result; /* after cc_sendset_run: bytes sent, or -errno */
+} cc_send_t;
+
+typedef struct cc_sendset {
+    cc_send_t *sends;
+    size_t n, cap; /* kept between runs: the set is reused */
+} cc_sendset_t;
+
+/* Empties the set, keeping its memory. */
+void cc_sendset_clear(cc_sendset_t *set);
+/* A new zeroed entry at the end; NULL when out of memory. */
+cc_send_t *cc_sendset_add(cc_sendset_t *set);
+/* One sendmsg(2) per entry, sliced over f's threads (f may be NULL: the
+ * caller alone); fills every entry's result. */
+void cc_sendset_run(cc_fanout_t *f, cc_sendset_t *set, size_t min_slice);
+/* One send of one entry on the caller; fills its result. */
+void cc_send_one(cc_send_t *item);
+void cc_sendset_free(cc_sendset_t *set);
 
 #endif

@@ -7,8 +7,12 @@
 #include <cmocka.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "cartcast/err.h"
 #include "cartcast/fanout.h"
@@ -104,6 +108,56 @@ static void test_many_rounds(void **state)
     cc_fanout_destroy(f);
 }
 
+/* A send set over 3 threads: every socket gets its two iovecs back to back,
+ * each entry's result is its own (a closed peer gives -EPIPE there only). */
+static void test_sendset(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    int pairs[N][2];
+    cc_fanout_t *f = NULL;
+    assert_int_equal(cc_fanout_create(3, &f), 0);
+    cc_sendset_t set = {0};
+    char head[N][16];
+    static const char body[] = "the same body";
+    for (int round = 0; round < 2; round++) {
+        cc_sendset_clear(&set);
+        for (int i = 0; i < N; i++) {
+            if (round == 0)
+                assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, pairs[i]), 0);
+            if (round == 1 && i == 7)
+                close(pairs[i][1]); /* this receiver has gone */
+            snprintf(head[i], sizeof(head[i]), "%d:", i);
+            cc_send_t *item = cc_sendset_add(&set);
+            assert_non_null(item);
+            *item = (cc_send_t){.owner = &pairs[i], .fd = pairs[i][0], .iovcnt = 2,
+                                .iov = {{head[i], strlen(head[i])}, {(void *)body, sizeof(body) - 1}}};
+        }
+        assert_int_equal(set.n, N);
+        cc_sendset_run(f, &set, 16);
+        for (int i = 0; i < N; i++) {
+            assert_ptr_equal(set.sends[i].owner, &pairs[i]);
+            if (round == 1 && i == 7) {
+                assert_int_equal(set.sends[i].result, -EPIPE);
+                continue;
+            }
+            size_t want = strlen(head[i]) + sizeof(body) - 1;
+            assert_int_equal(set.sends[i].result, (ssize_t)want);
+            char got[64];
+            assert_int_equal(read(pairs[i][1], got, sizeof(got)), (ssize_t)want);
+            assert_memory_equal(got, head[i], strlen(head[i]));
+            assert_memory_equal(got + strlen(head[i]), body, sizeof(body) - 1);
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        close(pairs[i][0]);
+        if (i != 7)
+            close(pairs[i][1]);
+    }
+    cc_sendset_free(&set);
+    cc_fanout_destroy(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -112,6 +166,7 @@ int main(void)
         cmocka_unit_test(test_many_threads),
         cmocka_unit_test(test_bad_counts),
         cmocka_unit_test(test_many_rounds),
+        cmocka_unit_test(test_sendset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
