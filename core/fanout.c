@@ -196,8 +196,13 @@ cc_send_t *cc_sendset_add(cc_sendset_t *set)
 
 void cc_send_one(cc_send_t *item)
 {
-    struct msghdr mh = {.msg_iov = item->iov, .msg_iovlen = (size_t)item->iovcnt};
-    ssize_t n = sendmsg(item->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    ssize_t n;
+    if (item->iovcnt == 1) { /* send(2) skips copying a msghdr and an iovec array in */
+        n = send(item->fd, item->iov[0].iov_base, item->iov[0].iov_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } else {
+        struct msghdr mh = {.msg_iov = item->iov, .msg_iovlen = (size_t)item->iovcnt};
+        n = sendmsg(item->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
     item->result = n < 0 ? -errno : n;
 }
 
