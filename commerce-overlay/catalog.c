@@ -1,25 +1,9 @@
 /* Product validation for the creator catalogs (catalog.h). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cartcast/err.h"
 #include "catalog.h"
-
-static void add_err(cc_cue_errors_t *e, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void add_err(cc_cue_errors_t *e, const char *field, const char *fmt, ...)
-{
-    if (e->n >= CC_CUE_ERRORS_MAX) {
-        e->truncated = 1;
-        return;
-    }
-    cc_cue_error_t *x = &e->e[e->n++];
-    snprintf(x->field, sizeof(x->field), "%s", field);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(x->message, sizeof(x->message), fmt, ap);
-    va_end(ap);
-}
 
 /* A description may span lines: text without control characters but \n. */
 static int desc_ok(const char *s, size_t n)
@@ -43,31 +27,17 @@ int ov_catalog_validate(const char *body, size_t len, const char *path_sku, ov_p
     memset(errs, 0, sizeof(*errs));
     out->stock = -1;
     if (len > OV_CATALOG_BODY_MAX) {
-        add_err(errs, "", "the body is larger than %d bytes", OV_CATALOG_BODY_MAX);
+        cc_cue_add_err(errs, "", "the body is larger than %d bytes", OV_CATALOG_BODY_MAX);
         return CC_ETOOBIG;
     }
     json_error_t jerr;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(root)) {
-        add_err(errs, "", "%s", root ? "must be a JSON object" : "not valid JSON");
+        cc_cue_add_err(errs, "", "%s", root ? "must be a JSON object" : "not valid JSON");
         json_decref(root);
         return CC_EINVAL;
     }
-    const char *key;
-    json_t *v;
-    json_object_foreach(root, key, v) {
-        int ok = 0;
-        for (size_t i = 0; allowed[i]; i++)
-            ok |= strcmp(key, allowed[i]) == 0;
-        if (!ok) {
-            char shown[40];
-            snprintf(shown, sizeof(shown), "%.32s", key);
-            for (char *p = shown; *p; p++)
-                if ((unsigned char)*p < 0x20 || *p == '"')
-                    *p = '?';
-            add_err(errs, shown, "unknown field");
-        }
-    }
+    cc_cue_no_unknown(root, "", allowed, errs);
     json_t *sku = json_object_get(root, "sku"), *title = json_object_get(root, "title");
     json_t *desc = json_object_get(root, "description"), *price = json_object_get(root, "price");
     json_t *cur = json_object_get(root, "currency"), *img = json_object_get(root, "image_url");
@@ -75,43 +45,43 @@ int ov_catalog_validate(const char *body, size_t len, const char *path_sku, ov_p
     json_t *featured = json_object_get(root, "featured"), *max_qty = json_object_get(root, "max_qty");
     const char *s;
     if (sku == NULL && path_sku == NULL)
-        add_err(errs, "sku", "is required");
+        cc_cue_add_err(errs, "sku", "is required");
     else if (sku && (!(s = str_of(sku)) || cc_cue_sku_check(s, json_string_length(sku)) < 0 ||
                      strlen(s) != json_string_length(sku)))
-        add_err(errs, "sku", "must be 1-64 characters of [A-Za-z0-9._-]");
+        cc_cue_add_err(errs, "sku", "must be 1-64 characters of [A-Za-z0-9._-]");
     else if (sku && path_sku && strcmp(str_of(sku), path_sku) != 0)
-        add_err(errs, "sku", "must be the SKU of the URL (a product's SKU never changes: delete and create)");
+        cc_cue_add_err(errs, "sku", "must be the SKU of the URL (a product's SKU never changes: delete and create)");
     if (title == NULL)
-        add_err(errs, "title", "is required");
+        cc_cue_add_err(errs, "title", "is required");
     else if (!(s = str_of(title)) || cc_cue_text_check(s, json_string_length(title), CC_CUE_TITLE_MAX) < 0 ||
              strlen(s) != json_string_length(title))
-        add_err(errs, "title", "must be 1-%d bytes of text without control characters", CC_CUE_TITLE_MAX);
+        cc_cue_add_err(errs, "title", "must be 1-%d bytes of text without control characters", CC_CUE_TITLE_MAX);
     if (desc && (!(s = str_of(desc)) || !desc_ok(s, json_string_length(desc))))
-        add_err(errs, "description", "must be 0-%d bytes of text (line breaks allowed, no other control characters)",
+        cc_cue_add_err(errs, "description", "must be 0-%d bytes of text (line breaks allowed, no other control characters)",
                 OV_CATALOG_DESC_MAX);
     if (price == NULL)
-        add_err(errs, "price", "is required");
+        cc_cue_add_err(errs, "price", "is required");
     else if (!json_is_integer(price) || json_integer_value(price) < 0 || json_integer_value(price) > CC_CUE_PRICE_MAX)
-        add_err(errs, "price", "must be an integer number of minor units (cents) 0-%lld", (long long)CC_CUE_PRICE_MAX);
+        cc_cue_add_err(errs, "price", "must be an integer number of minor units (cents) 0-%lld", (long long)CC_CUE_PRICE_MAX);
     if (cur == NULL)
-        add_err(errs, "currency", "is required");
+        cc_cue_add_err(errs, "currency", "is required");
     else if (!(s = str_of(cur)) || json_string_length(cur) != 3 || strlen(s) != 3 || s[0] < 'A' || s[0] > 'Z' ||
              s[1] < 'A' || s[1] > 'Z' || s[2] < 'A' || s[2] > 'Z')
-        add_err(errs, "currency", "must be an ISO 4217 code such as EUR or USD");
+        cc_cue_add_err(errs, "currency", "must be an ISO 4217 code such as EUR or USD");
     if (img && (!(s = str_of(img)) || cc_cue_url_check(s, json_string_length(img)) < 0 ||
                 strlen(s) != json_string_length(img)))
-        add_err(errs, "image_url", "must be an http:// or https:// URL of at most 2048 printable ASCII characters");
+        cc_cue_add_err(errs, "image_url", "must be an http:// or https:// URL of at most 2048 printable ASCII characters");
     if (checkout && (!(s = str_of(checkout)) || cc_cue_url_check(s, json_string_length(checkout)) < 0 ||
                      strlen(s) != json_string_length(checkout)))
-        add_err(errs, "checkout_url", "must be an http:// or https:// URL of at most 2048 printable ASCII characters");
+        cc_cue_add_err(errs, "checkout_url", "must be an http:// or https:// URL of at most 2048 printable ASCII characters");
     if (stock && (!json_is_integer(stock) || json_integer_value(stock) < 0 ||
                   json_integer_value(stock) > OV_CATALOG_STOCK_MAX))
-        add_err(errs, "stock", "must be an integer number of units 0-%lld", (long long)OV_CATALOG_STOCK_MAX);
+        cc_cue_add_err(errs, "stock", "must be an integer number of units 0-%lld", (long long)OV_CATALOG_STOCK_MAX);
     if (featured && !json_is_boolean(featured))
-        add_err(errs, "featured", "must be true or false");
+        cc_cue_add_err(errs, "featured", "must be true or false");
     if (max_qty && (!json_is_integer(max_qty) || json_integer_value(max_qty) < 1 ||
                     json_integer_value(max_qty) > CC_VIEWER_QTY_MAX))
-        add_err(errs, "max_qty", "must be an integer 1-%d", CC_VIEWER_QTY_MAX);
+        cc_cue_add_err(errs, "max_qty", "must be an integer 1-%d", CC_VIEWER_QTY_MAX);
     if (errs->n > 0) {
         json_decref(root);
         return CC_EINVAL;
@@ -142,41 +112,31 @@ int ov_shop_buy_parse(const char *body, size_t len, ov_shop_buy_req_t *out, cc_c
     memset(errs, 0, sizeof(*errs));
     out->qty = 1;
     if (len > OV_CATALOG_BODY_MAX) {
-        add_err(errs, "", "the body is larger than %d bytes", OV_CATALOG_BODY_MAX);
+        cc_cue_add_err(errs, "", "the body is larger than %d bytes", OV_CATALOG_BODY_MAX);
         return CC_ETOOBIG;
     }
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
     if (!json_is_object(root)) {
-        add_err(errs, "", "%s", root ? "must be a JSON object" : "not valid JSON");
+        cc_cue_add_err(errs, "", "%s", root ? "must be a JSON object" : "not valid JSON");
         json_decref(root);
         return CC_EINVAL;
     }
-    const char *key;
-    json_t *v;
-    json_object_foreach(root, key, v) {
-        if (strcmp(key, "sku") && strcmp(key, "qty") && strcmp(key, "idempotency_key") && strcmp(key, "viewer")) {
-            char shown[40];
-            snprintf(shown, sizeof(shown), "%.32s", key);
-            for (char *p = shown; *p; p++)
-                if ((unsigned char)*p < 0x20 || *p == '"')
-                    *p = '?';
-            add_err(errs, shown, "unknown field");
-        }
-    }
+    static const char *const allowed[] = {"sku", "qty", "idempotency_key", "viewer", NULL};
+    cc_cue_no_unknown(root, "", allowed, errs);
     json_t *sku = json_object_get(root, "sku"), *qty = json_object_get(root, "qty");
     json_t *idem = json_object_get(root, "idempotency_key"), *tok = json_object_get(root, "viewer");
     const char *s;
     if (!(s = str_of(sku)) || cc_cue_sku_check(s, json_string_length(sku)) < 0 || strlen(s) != json_string_length(sku))
-        add_err(errs, "sku", "must be 1-64 characters of [A-Za-z0-9._-]");
+        cc_cue_add_err(errs, "sku", "must be 1-64 characters of [A-Za-z0-9._-]");
     else
         snprintf(out->sku, sizeof(out->sku), "%s", s);
     if (qty && (!json_is_integer(qty) || json_integer_value(qty) < 1 || json_integer_value(qty) > CC_VIEWER_QTY_MAX))
-        add_err(errs, "qty", "must be an integer 1-%d", CC_VIEWER_QTY_MAX);
+        cc_cue_add_err(errs, "qty", "must be an integer 1-%d", CC_VIEWER_QTY_MAX);
     else if (qty)
         out->qty = json_integer_value(qty);
     if (!(s = str_of(idem)) || cc_cue_token_check(s, json_string_length(idem)) < 0 ||
         strlen(s) != json_string_length(idem))
-        add_err(errs, "idempotency_key", "must be 1-64 characters of [A-Za-z0-9._:@-] (the same on a retry)");
+        cc_cue_add_err(errs, "idempotency_key", "must be 1-64 characters of [A-Za-z0-9._:@-] (the same on a retry)");
     else
         snprintf(out->idem, sizeof(out->idem), "%s", s);
     if ((s = str_of(tok)) && json_string_length(tok) <= OV_SHOP_TOKEN_MAX && strlen(s) == json_string_length(tok))

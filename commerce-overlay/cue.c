@@ -97,8 +97,7 @@ int cc_cue_url_check(const char *s, size_t n) { return s && url_ok(s, n) ? 0 : C
 
 /* ---- errors ---------------------------------------------------------------- */
 
-static void add_err(cc_cue_errors_t *e, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void add_err(cc_cue_errors_t *e, const char *field, const char *fmt, ...)
+void cc_cue_add_err(cc_cue_errors_t *e, const char *field, const char *fmt, ...)
 {
     if (e->n >= CC_CUE_ERRORS_MAX) {
         e->truncated = 1;
@@ -150,8 +149,7 @@ static const char *fname(char *buf, size_t n, const char *prefix, const char *ke
     return buf;
 }
 
-/* Refuses keys of obj that are not in allowed (NULL-terminated). */
-static void no_unknown(const json_t *obj, const char *prefix, const char *const *allowed, cc_cue_errors_t *errs)
+void cc_cue_no_unknown(const json_t *obj, const char *prefix, const char *const *allowed, cc_cue_errors_t *errs)
 {
     const char *key;
     json_t *v;
@@ -166,7 +164,7 @@ static void no_unknown(const json_t *obj, const char *prefix, const char *const 
                 if ((unsigned char)*p < 0x20 || *p == '"')
                     *p = '?';
             fname(f, sizeof(f), prefix, shown);
-            add_err(errs, f, "unknown field");
+            cc_cue_add_err(errs, f, "unknown field");
         }
     }
 }
@@ -181,7 +179,7 @@ static int get_int(const json_t *obj, const char *prefix, const char *key, int64
     char f[48];
     fname(f, sizeof(f), prefix, key);
     if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-        add_err(errs, f, "must be %s %lld-%lld", what, (long long)lo, (long long)hi);
+        cc_cue_add_err(errs, f, "must be %s %lld-%lld", what, (long long)lo, (long long)hi);
         return -1;
     }
     *out = json_integer_value(v);
@@ -200,7 +198,7 @@ static int get_str(const json_t *obj, const char *prefix, const char *key, int c
     char f[48];
     fname(f, sizeof(f), prefix, key);
     if (!json_is_string(v)) {
-        add_err(errs, f, "must be a string");
+        cc_cue_add_err(errs, f, "must be a string");
         return -1;
     }
     const char *s = json_string_value(v);
@@ -231,9 +229,9 @@ static int get_str(const json_t *obj, const char *prefix, const char *key, int c
     }
     if (!ok) {
         if (why)
-            add_err(errs, f, "%s", why);
+            cc_cue_add_err(errs, f, "%s", why);
         else
-            add_err(errs, f, "must be 1-%zu bytes of text without control characters", max);
+            cc_cue_add_err(errs, f, "must be 1-%zu bytes of text without control characters", max);
         return -1;
     }
     *out = s;
@@ -244,7 +242,7 @@ static void require(int got, const char *prefix, const char *key, cc_cue_errors_
 {
     if (got == 0) {
         char f[48];
-        add_err(errs, fname(f, sizeof(f), prefix, key), "is required");
+        cc_cue_add_err(errs, fname(f, sizeof(f), prefix, key), "is required");
     }
 }
 
@@ -255,10 +253,10 @@ static json_t *check_product(const json_t *p, int is_button, cc_cue_errors_t *er
                                           "creator", "label", "max_qty", NULL};
     const char *pre = "product";
     if (!json_is_object(p)) {
-        add_err(errs, pre, p ? "must be an object" : "is required for this kind");
+        cc_cue_add_err(errs, pre, p ? "must be an object" : "is required for this kind");
         return NULL;
     }
-    no_unknown(p, pre, allowed, errs);
+    cc_cue_no_unknown(p, pre, allowed, errs);
     const char *sku = NULL, *title = NULL, *cur = NULL, *img = NULL, *creator = NULL, *label = NULL;
     int64_t price = 0, max_qty = 0;
     int g;
@@ -282,7 +280,7 @@ static json_t *check_product(const json_t *p, int is_button, cc_cue_errors_t *er
         } else if (json_is_integer(ss) && json_integer_value(ss) >= 0 && json_integer_value(ss) <= 1000000000) {
             ss_n = json_integer_value(ss);
         } else {
-            add_err(errs, "product.stock_shown", "must be true, false or an integer 0-1000000000 (units to show)");
+            cc_cue_add_err(errs, "product.stock_shown", "must be true, false or an integer 0-1000000000 (units to show)");
         }
     }
     if (errs->n > 0)
@@ -314,17 +312,17 @@ static json_t *check_poll(const json_t *p, cc_cue_errors_t *errs)
     static const char *const allowed[] = {"question", "options", NULL};
     const char *pre = "poll";
     if (!json_is_object(p)) {
-        add_err(errs, pre, p ? "must be an object" : "is required for this kind");
+        cc_cue_add_err(errs, pre, p ? "must be an object" : "is required for this kind");
         return NULL;
     }
-    no_unknown(p, pre, allowed, errs);
+    cc_cue_no_unknown(p, pre, allowed, errs);
     const char *q = NULL;
     require(get_str(p, pre, "question", S_TEXT, CC_CUE_TITLE_MAX, &q, errs), pre, "question", errs);
     json_t *opts = json_object_get(p, "options");
     if (opts == NULL || json_is_null(opts)) {
-        add_err(errs, "poll.options", "is required");
+        cc_cue_add_err(errs, "poll.options", "is required");
     } else if (!json_is_array(opts) || json_array_size(opts) < 2 || json_array_size(opts) > CC_CUE_POLL_OPTIONS_MAX) {
-        add_err(errs, "poll.options", "must be an array of 2-%d strings", CC_CUE_POLL_OPTIONS_MAX);
+        cc_cue_add_err(errs, "poll.options", "must be an array of 2-%d strings", CC_CUE_POLL_OPTIONS_MAX);
     } else {
         for (size_t i = 0; i < json_array_size(opts); i++) {
             json_t *v = json_array_get(opts, i);
@@ -332,12 +330,12 @@ static json_t *check_poll(const json_t *p, cc_cue_errors_t *errs)
             snprintf(f, sizeof(f), "poll.options[%zu]", i);
             if (!json_is_string(v) || !text_ok(json_string_value(v), json_string_length(v), CC_CUE_OPTION_MAX) ||
                 strlen(json_string_value(v)) != json_string_length(v)) {
-                add_err(errs, f, "must be 1-%d bytes of text without control characters", CC_CUE_OPTION_MAX);
+                cc_cue_add_err(errs, f, "must be 1-%d bytes of text without control characters", CC_CUE_OPTION_MAX);
                 continue;
             }
             for (size_t k = 0; k < i; k++)
                 if (json_equal(json_array_get(opts, k), v)) {
-                    add_err(errs, f, "repeats option %zu", k);
+                    cc_cue_add_err(errs, f, "repeats option %zu", k);
                     break;
                 }
         }
@@ -352,10 +350,10 @@ static json_t *check_countdown(const json_t *p, cc_cue_errors_t *errs, const cha
     static const char *const allowed[] = {"title", "seconds", "sku", NULL};
     const char *pre = "countdown";
     if (!json_is_object(p)) {
-        add_err(errs, pre, p ? "must be an object" : "is required for this kind");
+        cc_cue_add_err(errs, pre, p ? "must be an object" : "is required for this kind");
         return NULL;
     }
-    no_unknown(p, pre, allowed, errs);
+    cc_cue_no_unknown(p, pre, allowed, errs);
     const char *title = NULL, *sku = NULL;
     get_str(p, pre, "title", S_TEXT, CC_CUE_TITLE_MAX, &title, errs);
     get_str(p, pre, "sku", S_SKU, 0, &sku, errs);
@@ -378,30 +376,30 @@ int cc_cue_validate(const char *body, size_t len, cc_cue_req_t *out, cc_cue_erro
     memset(errs, 0, sizeof(*errs));
     out->pdt_ms = out->media_ms = out->duration_ms = -1;
     if (len > CC_CUE_BODY_MAX) {
-        add_err(errs, "", "request body larger than %d bytes", CC_CUE_BODY_MAX);
+        cc_cue_add_err(errs, "", "request body larger than %d bytes", CC_CUE_BODY_MAX);
         return CC_ETOOBIG;
     }
     json_error_t jerr;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
-        add_err(errs, "", "not valid JSON: %s (line %d column %d)", jerr.text, jerr.line, jerr.column);
+        cc_cue_add_err(errs, "", "not valid JSON: %s (line %d column %d)", jerr.text, jerr.line, jerr.column);
         return CC_EINVAL;
     }
     if (!json_is_object(root)) {
-        add_err(errs, "", "must be a JSON object");
+        cc_cue_add_err(errs, "", "must be a JSON object");
         json_decref(root);
         return CC_EINVAL;
     }
     static const char *const allowed[] = {"kind", "pdt_ms", "media_ms", "duration_ms", "product", "poll",
                                           "countdown", NULL};
-    no_unknown(root, "", allowed, errs);
+    cc_cue_no_unknown(root, "", allowed, errs);
     json_t *k = json_object_get(root, "kind");
     cc_cue_kind_t kind = CC_CUE_PRODUCT;
     int kind_ok = 0;
     if (k == NULL)
-        add_err(errs, "kind", "is required: product, buy_button, poll or countdown");
+        cc_cue_add_err(errs, "kind", "is required: product, buy_button, poll or countdown");
     else if (!json_is_string(k) || cc_cue_kind_parse(json_string_value(k), &kind) < 0)
-        add_err(errs, "kind", "must be product, buy_button, poll or countdown");
+        cc_cue_add_err(errs, "kind", "must be product, buy_button, poll or countdown");
     else
         kind_ok = 1;
     /* ms since the epoch between 2001 and 2286: catches seconds given for ms. */
@@ -410,14 +408,14 @@ int cc_cue_validate(const char *body, size_t len, cc_cue_req_t *out, cc_cue_erro
     int has_media = get_int(root, "", "media_ms", 0, (int64_t)1 << 50, "milliseconds of media time,", &out->media_ms,
                             errs);
     if (has_pdt == 1 && has_media == 1)
-        add_err(errs, "media_ms", "give pdt_ms or media_ms, not both");
+        cc_cue_add_err(errs, "media_ms", "give pdt_ms or media_ms, not both");
     get_int(root, "", "duration_ms", 100, CC_CUE_DURATION_MAX, "an integer number of milliseconds", &out->duration_ms,
             errs);
     const char *parts[] = {"product", "poll", "countdown"};
     int want = !kind_ok ? -1 : kind == CC_CUE_POLL ? 1 : kind == CC_CUE_COUNTDOWN ? 2 : 0;
     for (int i = 0; i < 3 && want >= 0; i++)
         if (i != want && json_object_get(root, parts[i]) != NULL)
-            add_err(errs, parts[i], "not allowed for kind %s", cc_cue_kind_name(kind));
+            cc_cue_add_err(errs, parts[i], "not allowed for kind %s", cc_cue_kind_name(kind));
 
     json_t *section = NULL;
     const char *sku = NULL;
@@ -431,7 +429,7 @@ int cc_cue_validate(const char *body, size_t len, cc_cue_req_t *out, cc_cue_erro
         else
             section = check_countdown(json_object_get(root, parts[2]), &sub, &sku, &seconds);
         for (size_t i = 0; i < sub.n; i++)
-            add_err(errs, sub.e[i].field, "%s", sub.e[i].message);
+            cc_cue_add_err(errs, sub.e[i].field, "%s", sub.e[i].message);
         errs->truncated |= sub.truncated;
         if (want == 2 && out->duration_ms < 0 && seconds > 0)
             out->duration_ms = seconds * 1000; /* the card goes when the countdown ends */

@@ -78,6 +78,13 @@ int cc_cue_validate(const char *body, size_t len, cc_cue_req_t *out, cc_cue_erro
 
 /* {"error":"validation","message":"...","fields":[{"field":..,"message":..}]} as text; caller free()s. */
 char *cc_cue_errors_json(const cc_cue_errors_t *errs);
+/* Adds one field-level error (past CC_CUE_ERRORS_MAX: sets truncated).  Shared
+ * with the other body parsers that answer in this error format (catalog.c). */
+void cc_cue_add_err(cc_cue_errors_t *e, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Adds "unknown field" for every key of obj not in allowed (NULL-terminated);
+ * the field is prefix.key, the key cut to 32 bytes with control characters
+ * and quotes shown as '?'. */
+void cc_cue_no_unknown(const json_t *obj, const char *prefix, const char *const *allowed, cc_cue_errors_t *errs);
 
 /* A cue id the overlay makes: "c" + 16 lower-case hex digits.  0 / CC_EINVAL. */
 int cc_cue_id_check(const char *s, size_t n);
