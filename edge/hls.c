@@ -252,18 +252,27 @@ static void memo_clear(cc_hls_delivery_t *d)
     d->memo_next = 0;
 }
 
+/* Inside a model event, the prepared answer already made for key; NULL
+ * outside one or the first time (the caller then builds the headers). */
+static cc_http_answer_t *memo_find(hls_stream_t *s, const answer_key_t *key)
+{
+    cc_hls_delivery_t *d = s->d;
+    for (unsigned i = 0; d->in_event && i < ANSWER_MEMO_MAX; i++)
+        if (d->memo[i].a && d->memo[i].s == s && key_eq(&d->memo[i].key, key))
+            return d->memo[i].a;
+    return NULL;
+}
+
 /* Answers req.  Outside a model event (or for a request that may ask for a
- * byte range) with cc_http_respond(); inside one, with the event's prepared
- * answer of the same key, made here from the headers the first time. */
+ * byte range) with cc_http_respond(); inside one, with a prepared answer made
+ * here from the headers and kept for the event's other requests of the same
+ * key (which memo_find() gives them before they build any headers). */
 static int answer(hls_stream_t *s, cc_http_req_t *req, const answer_key_t *key, const char *type, cc_buf_t *body,
                   const cc_http_header_t *hdrs, size_t n)
 {
     cc_hls_delivery_t *d = s->d;
     if (!d->in_event)
         return cc_http_respond(req, 200, type, body, hdrs, n);
-    for (unsigned i = 0; i < ANSWER_MEMO_MAX; i++)
-        if (d->memo[i].a && d->memo[i].s == s && key_eq(&d->memo[i].key, key))
-            return cc_http_respond_prepared(req, d->memo[i].a);
     cc_http_answer_t *a;
     int r = cc_http_answer_new(200, type, body, hdrs, n, &a);
     if (r < 0)
@@ -282,12 +291,17 @@ static int send_playlist(hls_stream_t *s, cc_http_req_t *req, bool multivariant,
 {
     int err = 0;
     int skip = q ? q->skip : 0;
+    bool blocking = q && q->has_msn;
+    cc_llhls_uri_kind_t kind = multivariant ? CC_LLHLS_URI_MULTIVARIANT : CC_LLHLS_URI_MEDIA;
+    answer_key_t key = {.what = (uint8_t)kind, .gzip = gzip, .blocking = blocking, .skip = skip};
+    cc_http_answer_t *made = memo_find(s, &key);
+    if (made)
+        return cc_http_respond_prepared(req, made);
     cc_buf_t *b = playlist(s, multivariant, skip, gzip, &err);
     if (b == NULL)
         return err;
     char cc[48];
     uint32_t td = cc_llhls_target_duration_s(s->h);
-    bool blocking = q && q->has_msn;
     if (multivariant)
         snprintf(cc, sizeof(cc), "no-cache");
     else if (blocking)
@@ -296,22 +310,23 @@ static int send_playlist(hls_stream_t *s, cc_http_req_t *req, bool multivariant,
         snprintf(cc, sizeof(cc), "max-age=%u", td / 2);
     cc_http_header_t hdrs[4 + CC_HLS_EXTRA_HEADERS] = {
         {"Cache-Control", cc}, {"Vary", "Accept-Encoding"}, {"Content-Encoding", "gzip"}};
-    cc_llhls_uri_kind_t kind = multivariant ? CC_LLHLS_URI_MULTIVARIANT : CC_LLHLS_URI_MEDIA;
     size_t n = extra_headers(s->d, s->h, kind, 0, blocking, held, b, hdrs, gzip ? 3 : 2);
     if (held && s->d->stamp[0])
         hdrs[n++] = (cc_http_header_t){"x-cartcast-ready", s->d->stamp};
-    answer_key_t key = {.what = (uint8_t)kind, .gzip = gzip, .blocking = blocking, .skip = skip};
     return answer(s, req, &key, CT_PLAYLIST, b, hdrs, n);
 }
 
 static int send_media(hls_stream_t *s, cc_http_req_t *req, cc_buf_t *b, cc_llhls_uri_kind_t kind, uint64_t number,
                       bool held)
 {
+    answer_key_t key = {.what = (uint8_t)kind, .number = number};
+    cc_http_answer_t *made = memo_find(s, &key);
+    if (made)
+        return cc_http_respond_prepared(req, made);
     cc_http_header_t hdrs[2 + CC_HLS_EXTRA_HEADERS] = {{"Cache-Control", CC_IMMUTABLE}};
     size_t n = extra_headers(s->d, s->h, kind, number, false, held, b, hdrs, 1);
     if (held && s->d->stamp[0])
         hdrs[n++] = (cc_http_header_t){"x-cartcast-ready", s->d->stamp};
-    answer_key_t key = {.what = (uint8_t)kind, .number = number};
     return answer(s, req, &key, CT_MEDIA, b, hdrs, n);
 }
 
